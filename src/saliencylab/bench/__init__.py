@@ -1,0 +1,1 @@
+"""saliencylab.bench."""
