@@ -44,7 +44,9 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     try:
         return torch.device(device)
     except RuntimeError as exc:
-        raise ConfigError(f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', got {device!r}") from exc
+        raise ConfigError(
+            f"device must be 'auto', 'cpu', 'cuda[:N]' or 'mps', got {device!r}"
+        ) from exc
 
 
 def _jsonable(obj: Any) -> Any:
@@ -82,13 +84,17 @@ def check_finite(tensor: torch.Tensor, name: str) -> None:
     """Raise ``InvalidDataError`` if ``tensor`` holds NaN or inf."""
     if tensor.is_floating_point() and not torch.isfinite(tensor).all():
         bad = int((~torch.isfinite(tensor)).sum())
-        raise InvalidDataError(f"{name} must be finite, but {bad} of {tensor.numel()} values are NaN or inf")
+        raise InvalidDataError(
+            f"{name} must be finite, but {bad} of {tensor.numel()} values are NaN or inf"
+        )
 
 
 def check_rank(tensor: torch.Tensor, rank: int, name: str, layout: str) -> None:
     """Raise ``ShapeError`` unless ``tensor`` has ``rank`` dimensions (``layout`` names them)."""
     if tensor.dim() != rank:
-        raise ShapeError(f"{name} must have shape {layout} ({rank} dims), got {tuple(tensor.shape)}")
+        raise ShapeError(
+            f"{name} must have shape {layout} ({rank} dims), got {tuple(tensor.shape)}"
+        )
 
 
 def chunks(n: int, batch_size: int | None):
