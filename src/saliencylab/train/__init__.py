@@ -7,8 +7,11 @@ from saliencylab.train.trainer import (
     accuracy,
     fit,
     load_checkpoint,
+    make_checkpoint,
+    model_from_checkpoint,
     predict_logits,
     save_checkpoint,
+    write_checkpoint,
 )
 
 __all__ = [
@@ -19,6 +22,9 @@ __all__ = [
     "accuracy",
     "fit",
     "load_checkpoint",
+    "make_checkpoint",
+    "model_from_checkpoint",
     "predict_logits",
     "save_checkpoint",
+    "write_checkpoint",
 ]

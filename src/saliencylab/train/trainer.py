@@ -252,28 +252,24 @@ def _to_plain(obj: Any) -> Any:
     return dict(obj)
 
 
-def save_checkpoint(
-    path: str | Path,
+def make_checkpoint(
     model: nn.Module,
     *,
     data_config: Any = None,
     train_config: TrainConfig | None = None,
     procedure: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
-) -> Path:
-    """Write weights with everything needed to rebuild the model from the file alone.
+) -> dict[str, Any]:
+    """Everything needed to rebuild ``model`` as a plain, picklable dict (CPU tensors).
 
-    The model must carry ``model.config`` (every registry model does). The file is written to a
-    temporary name and renamed, so a crash never leaves a half-written checkpoint.
+    The model must carry ``model.config`` (every registry model does).
     """
     if not isinstance(getattr(model, "config", None), dict):
         raise SaliencyLabError(
-            "save_checkpoint needs a model built by saliencylab.models.build_model "
+            "checkpoints need a model built by saliencylab.models.build_model "
             "(it carries .config to rebuild it)"
         )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
+    return {
         "format": CHECKPOINT_FORMAT,
         "model_config": dict(model.config),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -282,21 +278,48 @@ def save_checkpoint(
         "procedure": procedure or {},
         "metrics": metrics or {},
     }
+
+
+def write_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write a checkpoint dict atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
     return path
 
 
+def save_checkpoint(path: str | Path, model: nn.Module, **info: Any) -> Path:
+    """Write weights with everything needed to rebuild the model from the file alone.
+
+    Keyword arguments are those of :func:`make_checkpoint` (data_config, train_config,
+    procedure, metrics). A crash never leaves a half-written file.
+    """
+    return write_checkpoint(path, make_checkpoint(model, **info))
+
+
+def model_from_checkpoint(
+    payload: dict[str, Any], device: str | torch.device | None = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model from a checkpoint dict; returns ``(model in eval mode, info)``."""
+    from saliencylab.models import build_model
+
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise SaliencyLabError(f"not a saliencylab checkpoint (format {CHECKPOINT_FORMAT})")
+    model = build_model(**payload["model_config"])
+    model.load_state_dict(payload["state_dict"])
+    model.to(resolve_device(device)).eval()
+    return model, {k: v for k, v in payload.items() if k != "state_dict"}
+
+
 def load_checkpoint(
     path: str | Path, device: str | torch.device | None = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a model from a checkpoint; returns ``(model in eval mode, info)``.
+    """Rebuild a model from a checkpoint file; returns ``(model in eval mode, info)``.
 
     ``info`` holds ``model_config``, ``data_config``, ``train_config``, ``procedure``, ``metrics``.
     """
-    from saliencylab.models import build_model
-
     path = Path(path)
     if not path.is_file():
         raise SaliencyLabError(f"checkpoint file not found: {path}")
@@ -304,12 +327,7 @@ def load_checkpoint(
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # any unpickling failure means "not our checkpoint"
         raise SaliencyLabError(f"{path} is not a readable saliencylab checkpoint: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise SaliencyLabError(
-            f"{path} is not a saliencylab checkpoint (format {CHECKPOINT_FORMAT})"
-        )
-    model = build_model(**payload["model_config"])
-    model.load_state_dict(payload["state_dict"])
-    model.to(resolve_device(device)).eval()
-    info = {k: v for k, v in payload.items() if k != "state_dict"}
-    return model, info
+    try:
+        return model_from_checkpoint(payload, device)
+    except SaliencyLabError as exc:
+        raise SaliencyLabError(f"{path}: {exc}") from exc
