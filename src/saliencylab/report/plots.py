@@ -1,0 +1,87 @@
+"""Figures of a benchmark run (matplotlib, Agg backend, written as PNG files)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _grid(n: int, ncols: int = 3, size: tuple[float, float] = (4.2, 3.2)):
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def accuracy_drop_curves(evals: pd.DataFrame, path: Path, random_method: str = "random") -> Path:
+    """Accuracy (%) against the fraction of saliency mass masked, one panel per trained model."""
+    acc_cols = sorted((c for c in evals.columns if c.startswith("accuracy_pct@")),
+                      key=lambda c: float(c.split("@")[1]))
+    fractions = [float(c.split("@")[1]) for c in acc_cols]
+    groups = list(evals.groupby(["dataset", "process", "model", "training"]))
+    fig, axes = _grid(len(groups))
+    for ax, ((design, process, model, training), sub) in zip(axes, groups, strict=False):
+        for method, rows in sub.groupby("method"):
+            curve = rows[acc_cols].mean().to_numpy()
+            style = {"color": "black", "linestyle": "--"} if method == random_method else {}
+            ax.plot(fractions, curve, marker="o", markersize=3, label=method, **style)
+        ax.set_title(f"{model} · {design}/{process} · {training}", fontsize=9)
+        ax.set_xlabel("fraction of saliency mass masked")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def distributions(evals: pd.DataFrame, by: str, path: Path,
+                  random_method: str = "random") -> Path:
+    """Box plots of AUP and AUR (overall, time, feature domain) grouped by ``by``."""
+    panels = [(f"{level}{m}", f"{m.upper()} {name}") for m in ("aup", "aur")
+              for level, name in (("", "overall"), ("time_", "time"), ("feature_", "feature"))]
+    panels = [(c, t) for c, t in panels if c in evals]
+    fig, axes = _grid(len(panels), ncols=3, size=(4.4, 3.2))
+    for ax, (column, title) in zip(axes, panels, strict=False):
+        groups = sorted(evals[by].unique(), key=lambda g: (g == random_method, str(g)))
+        data = [evals.loc[evals[by] == g, column].dropna().to_numpy() for g in groups]
+        ax.boxplot(data, tick_labels=[str(g) for g in groups], showmeans=True)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def example_maps(examples: list[tuple[str, np.lib.npyio.NpzFile]], path: Path) -> Path:
+    """For each (title, npz) the first sample: input, ground-truth box, saliency map."""
+    n = len(examples)
+    fig, axes = plt.subplots(n, 3, figsize=(9.5, 2.9 * n), squeeze=False)
+    for row, (title, ex) in zip(axes, examples, strict=True):
+        x, mask, sal = ex["x"][0], ex["mask"][0], ex["saliency"][0]
+        panels = ((x, "input", "viridis"), (mask.astype(float), "ground truth", "Greys"),
+                  (sal, "saliency", "hot"))
+        for ax, (img, name, cmap) in zip(row, panels, strict=True):
+            # (time, features) shown with time on the x axis, as in the papers' figures.
+            ax.imshow(np.asarray(img).T, aspect="auto", cmap=cmap, origin="lower")
+            ax.set_title(f"{name} — {title}" if name == "saliency" else name, fontsize=8)
+            ax.set_xlabel("time")
+            ax.set_ylabel("feature")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

@@ -1,0 +1,83 @@
+"""Tables derived from a run's results store: accuracies, AUP/AUR, Diff against random.
+
+Diff(AUP) = AUP(method) - AUP(random baseline) for the same trained model, as in [TSB]
+(Ismail et al., NeurIPS 2020) and [SGT] Table 2 (Ismail et al., NeurIPS 2021).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from saliencylab.bench.store import ResultStore
+
+ID_COLUMNS = ["dataset", "process", "model", "training", "seed"]
+
+
+def _wide(frame: pd.DataFrame, statistic: str = "mean") -> pd.DataFrame:
+    """One row per cell, one column per metric (the given statistic)."""
+    if frame.empty:
+        return frame
+    sub = frame[frame["statistic"] == statistic]
+    index = [c for c in frame.columns if c not in ("metric", "statistic", "value")]
+    wide = sub.pivot_table(index=index, columns="metric", values="value", aggfunc="first")
+    return wide.reset_index()
+
+
+def train_table(store: ResultStore) -> pd.DataFrame:
+    """Accuracy and training time per trained model."""
+    frame = _wide(store.results_frame(kind="train"), "value")
+    if frame.empty:
+        return frame
+    cols = [c for c in ID_COLUMNS if c in frame] + [
+        c for c in ("val_accuracy", "test_accuracy", "fit_to_interpret", "epochs_run",
+                    "train_seconds") if c in frame
+    ]
+    return frame[cols].sort_values(ID_COLUMNS).reset_index(drop=True)
+
+
+def eval_table(store: ResultStore) -> pd.DataFrame:
+    """One row per eval cell with its summary metrics (means)."""
+    frame = _wide(store.results_frame(kind="eval"), "mean")
+    if frame.empty:
+        return frame
+    keep = ID_COLUMNS + ["method", "train_key"]
+    metrics = [c for c in frame.columns if c.endswith(("aup", "aur", "aupr")) or
+               c.startswith("accuracy_") or c == "clean_accuracy_pct"]
+    return frame[[c for c in keep if c in frame] + metrics]
+
+
+def with_diffs(evals: pd.DataFrame, random_method: str = "random") -> pd.DataFrame:
+    """Add Diff columns (``diff_aup``, ``diff_aur``, time/feature versions) per trained model."""
+    if evals.empty:
+        return evals
+    metrics = [c for c in evals.columns if c.endswith(("aup", "aur"))]
+    base = evals[evals["method"] == random_method].set_index("train_key")[metrics]
+    out = evals.copy()
+    for m in metrics:
+        out[f"diff_{m}"] = out[m] - out["train_key"].map(base[m])
+    return out
+
+
+def diff_table(evals: pd.DataFrame, metric: str = "diff_aup",
+               random_method: str = "random") -> pd.DataFrame:
+    """The paper's layout: rows = model per dataset, columns = method x training.
+
+    Values are means over seeds.
+    """
+    if evals.empty or metric not in evals:
+        return pd.DataFrame()
+    sub = evals[evals["method"] != random_method]
+    table = sub.pivot_table(index=["dataset", "process", "model"], columns=["method", "training"],
+                            values=metric, aggfunc="mean")
+    return table.sort_index(axis=1)
+
+
+def method_means(evals: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean, standard error and count of ``metric`` per (model, method, training).
+
+    Taken over datasets and seeds.
+    """
+    if evals.empty or metric not in evals:
+        return pd.DataFrame()
+    grouped = evals.groupby(["model", "method", "training"])[metric]
+    return pd.DataFrame({"mean": grouped.mean(), "se": grouped.sem(), "n": grouped.count()})
