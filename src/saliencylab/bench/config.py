@@ -115,12 +115,12 @@ class GridConfig(_Strict):
 
     def validate_names(self) -> None:
         """Check every name against the registries (raises ``UnknownNameError``)."""
-        from saliencylab.data import DESIGNS, PROCESSES
+        from saliencylab.data import ALL_DESIGNS, PROCESSES
         from saliencylab.explain.registry import METHODS
         from saliencylab.models import MODELS
 
         for kind, names, valid in (
-            ("dataset design", self.datasets, DESIGNS),
+            ("dataset design", self.datasets, ALL_DESIGNS),
             ("process", self.processes, PROCESSES),
             ("model", self.models, MODELS),
             ("method", self.all_methods(), METHODS),

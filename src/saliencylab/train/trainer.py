@@ -107,13 +107,14 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> 
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
-    """Fraction of samples whose arg-max logit equals the label."""
+    """Fraction of samples (of (sample, step) pairs for per-step logits) whose arg-max logit
+    equals the label."""
     if len(x) != len(y):
         raise ShapeError(f"inputs and labels must have the same length, got {len(x)} and {len(y)}")
     if len(x) == 0:
         raise SaliencyLabError("cannot compute accuracy on an empty split")
     logits = predict_logits(model, x, batch_size)
-    return float((logits.argmax(1).cpu() == y.cpu()).float().mean())
+    return float((logits.argmax(-1).cpu() == y.cpu()).float().mean())
 
 
 def _check_split(split: Any, name: str) -> None:
@@ -212,9 +213,11 @@ def fit(
             epoch_seconds.append(time.perf_counter() - t0)
 
             val_logits = predict_logits(model, dataset.val.x, config.eval_batch_size)
-            val_y = dataset.val.y.to(val_logits.device)
+            # Per-step logits (B, T, C) of segmenters are scored per (sample, step).
+            val_y = dataset.val.y.to(val_logits.device).reshape(-1)
+            val_logits = val_logits.reshape(-1, val_logits.shape[-1])
             val_loss = float(F.cross_entropy(val_logits, val_y))
-            val_acc = float((val_logits.argmax(1) == val_y).float().mean())
+            val_acc = float((val_logits.argmax(-1) == val_y).float().mean())
             history.append(
                 {"epoch": epoch, "train_loss": total_loss / n, "val_loss": val_loss,
                  "val_accuracy": val_acc}
