@@ -1,1 +1,43 @@
-"""saliencylab.explain."""
+"""Saliency maps for PyTorch models: every method of the papers behind one call.
+
+>>> import torch
+>>> from saliencylab.explain import explain, METHODS
+>>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2))
+>>> explain(net, torch.rand(2, 4, 3), 1, "gradient").attributions.shape
+torch.Size([2, 4, 3])
+
+See :func:`explain`, :data:`METHODS` (names, families, defaults) and
+:mod:`saliencylab.explain.postprocess`.
+"""
+
+from saliencylab.explain.api import (
+    Explanation,
+    attribute_fn,
+    detect_modality,
+    explain,
+    register_method,
+)
+from saliencylab.explain.baselines import permute_features, random_map
+from saliencylab.explain.lrp import lrp_epsilon
+from saliencylab.explain.postprocess import aggregate, maxabs, minmax, postprocess
+from saliencylab.explain.registry import METHODS, OBJ_PRESETS, MethodInfo, get_method, methods_for
+
+__all__ = [
+    "METHODS",
+    "OBJ_PRESETS",
+    "Explanation",
+    "MethodInfo",
+    "aggregate",
+    "attribute_fn",
+    "detect_modality",
+    "explain",
+    "get_method",
+    "lrp_epsilon",
+    "maxabs",
+    "methods_for",
+    "minmax",
+    "permute_features",
+    "postprocess",
+    "random_map",
+    "register_method",
+]

@@ -1,0 +1,142 @@
+"""GradCAM and Guided GradCAM up-sampled to the input's layout.
+
+[OBJ] Löffler et al. apply GradCAM to the last convolution of a time-series classifier and
+up-sample it to the input length. Captum's ``LayerGradCam`` gives ``(batch, 1, T')`` for a
+Conv1d (``(batch, 1, H', W')`` for a Conv2d); Captum's ``GuidedGradCam`` would interpolate over the
+wrong axes of a ``(batch, time, features)`` input, so we up-sample ourselves:
+
+- time series ``(B, T, F)`` with a Conv1d: linear interpolation of ``T'`` to ``T`` and
+  broadcast over the features; with a Conv2d: bilinear to ``(T, F)``;
+- images ``(B, C, H, W)``: bilinear to ``H × W``, broadcast over the channels;
+- text (token embeddings ``(B, L, D)``): linear to ``L`` tokens, one score per token.
+
+A causal convolution padded on both sides and then chomped (the [TSB] TCN) outputs ``T + pad``
+steps of which the first ``T`` are kept by the model; we keep them too before interpolating.
+
+Example:
+    >>> import torch
+    >>> from saliencylab.explain import explain
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(),
+    ...                           torch.nn.Flatten(), torch.nn.Linear(2 * 6 * 6, 3))
+    >>> explain(net, torch.rand(2, 1, 8, 8), 0, "gradcam").attributions.shape
+    torch.Size([2, 1, 8, 8])
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
+from saliencylab.explain.adapters import Context, extra_args
+
+_CONVS = (nn.Conv1d, nn.Conv2d)
+
+
+def module_name(model: nn.Module, layer: nn.Module) -> str | None:
+    """Dotted name of ``layer`` inside ``model`` (None if it is not a submodule)."""
+    for name, module in model.named_modules():
+        if module is layer:
+            return name
+    return None
+
+
+def find_last_conv(model: nn.Module, forward: nn.Module, probe: tuple) -> nn.Module | None:
+    """The Conv1d/Conv2d that runs last in one forward pass of ``probe`` (None if none ran)."""
+    called: list[nn.Module] = []
+    handles = [
+        m.register_forward_hook(lambda mod, _i, _o: called.append(mod))
+        for m in model.modules() if isinstance(m, _CONVS)
+    ]
+    try:
+        with torch.no_grad():
+            forward(*probe)
+    finally:
+        for h in handles:
+            h.remove()
+    return called[-1] if called else None
+
+
+def prepare_gradcam(ctx: Context, x: Tensor) -> None:
+    """Resolve ``layer``: a module, its dotted name, or None = the model's ``feature_layer``
+    when it declares one (saliencylab models name their last conv feature map so), else the last
+    Conv1d/Conv2d that runs in a forward pass."""
+    layer = ctx.params.get("layer")
+    if layer is None:
+        declared = getattr(ctx.model, "feature_layer", None)
+        if isinstance(declared, nn.Module):
+            layer = declared
+        else:
+            probe = (x[:1], *ctx.state.get("probe_extra", ()))
+            layer = find_last_conv(ctx.model, ctx.forward, probe)
+        if layer is None:
+            from saliencylab.explain.registry import METHODS
+
+            usable = [n for n, m in METHODS.items() if "conv_layer" not in m.needs
+                      and n != "lrp"]
+            raise NotApplicableError(
+                f"GradCAM needs a convolution layer, but {type(ctx.model).__name__} runs no "
+                f"Conv1d/Conv2d (pass layer= to choose another layer). Methods that apply: "
+                f"{', '.join(usable)}"
+            )
+    elif isinstance(layer, str):
+        try:
+            layer = ctx.model.get_submodule(layer)
+        except AttributeError as exc:
+            raise ConfigError(f"layer {ctx.params['layer']!r} is not a submodule of "
+                              f"{type(ctx.model).__name__}") from exc
+    elif not isinstance(layer, nn.Module) or module_name(ctx.model, layer) is None:
+        raise ConfigError("layer must be a submodule of the model or its dotted name")
+    ctx.state["layer"] = layer
+    ctx.params["layer"] = module_name(ctx.model, layer)
+
+
+def upsample(cam: Tensor, x: Tensor, modality: str, mode: str | None) -> Tensor:
+    """Up-sample a ``(B, 1, *spatial')`` CAM to the attribution space of ``x`` (see module doc)."""
+    spatial = cam.shape[2:]
+    if modality == "image":
+        if len(spatial) != 2:
+            raise ShapeError(f"GradCAM on an image needs a 2-D conv output, got {tuple(cam.shape)}")
+        up = F.interpolate(cam, size=tuple(x.shape[2:]), mode=mode or "bilinear")
+        return up.expand_as(x)
+    t = x.shape[1]
+    if len(spatial) == 1:
+        if spatial[0] > t:  # causal padding then chomp: the model keeps the first T steps
+            cam = cam[..., :t]
+        up = F.interpolate(cam, size=t, mode=mode or "linear")  # (B, 1, T)
+        return up[:, 0, :, None].expand_as(x)
+    if len(spatial) == 2:
+        up = F.interpolate(cam, size=tuple(x.shape[1:3]), mode=mode or "bilinear")
+        return up[:, 0].expand_as(x)
+    raise ShapeError(
+        f"cannot up-sample a GradCAM map of shape {tuple(cam.shape)} to {tuple(x.shape)}"
+    )
+
+
+def _cam(ctx: Context, x: Tensor, target: Tensor, extra: tuple) -> Tensor:
+    from captum.attr import LayerGradCam
+
+    cam = LayerGradCam(ctx.forward, ctx.state["layer"]).attribute(
+        x, target=target, additional_forward_args=extra_args(extra),
+        relu_attributions=bool(ctx.params["relu_attributions"]),
+    )
+    if isinstance(cam, tuple):
+        cam = cam[0]
+    return upsample(cam.detach(), x, ctx.modality, ctx.params["interpolate_mode"])
+
+
+def run_gradcam(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor) -> Tensor:
+    """GradCAM map; for text one score per token ``(B, L)`` instead of broadcasting over D."""
+    cam = _cam(ctx, x, target, extra)
+    return cam[..., 0] if ctx.modality == "text" else cam
+
+
+def run_guided_gradcam(
+    ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor
+) -> Tensor:
+    """Guided Backprop ⊙ up-sampled GradCAM (Selvaraju et al.; [OBJ])."""
+    from saliencylab.explain.adapters import ADAPTERS
+
+    guided = ADAPTERS["guided_backprop"].run(ctx, x, target, extra, rows)
+    return guided * _cam(ctx, x, target, extra)

@@ -1,0 +1,114 @@
+"""Post-processing of saliency maps: absolute value, per-sample scaling, aggregation over an axis.
+
+Names accepted by :func:`postprocess` (a single name, a list, or callables):
+
+- ``"abs"``: absolute value;
+- ``"minmax"``: per-sample min-max to [0, 1] (a constant map becomes all zeros);
+- ``"maxabs"``: per-sample division by max |value|, to [-1, 1] (an all-zero map stays zero);
+- ``"sum_channels"`` / ``"mean_channels"``: aggregate the channel axis, which is axis 1 of an
+  image ``(B, C, H, W)`` and the last axis of a time series ``(B, T, F)`` or of token
+  embeddings ``(B, L, D)``; the axis is kept with size 1 so the map still broadcasts;
+- ``"sum:<axis>"`` / ``"mean:<axis>"``: aggregate any axis (kept, size 1);
+- ``"tsb"``: the [TSB] pipeline (Ismail et al., NeurIPS 2020) = ``["abs", "minmax"]``.
+
+"Per sample" means over every axis but the leading ``batch_dims`` ones (2 for a map with a
+leading target axis).
+
+Example:
+    >>> import torch
+    >>> postprocess(torch.tensor([[[-2.0, 1.0], [0.0, 0.5]]]), "tsb").tolist()
+    [[[1.0, 0.5], [0.0, 0.25]]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from torch import Tensor
+
+from saliencylab.errors import ConfigError
+
+Step = str | Callable[[Tensor], Tensor]
+PIPELINES: dict[str, list[str]] = {"tsb": ["abs", "minmax"]}
+NAMES = ("abs", "minmax", "maxabs", "sum_channels", "mean_channels", "sum:<axis>", "mean:<axis>",
+         *PIPELINES)
+
+
+def _flat(a: Tensor, batch_dims: int) -> Tensor:
+    return a.reshape(*a.shape[:batch_dims], -1)
+
+
+def minmax(a: Tensor, batch_dims: int = 1) -> Tensor:
+    """Per-sample min-max scaling to [0, 1]; a constant sample maps to 0."""
+    flat = _flat(a, batch_dims)
+    lo = flat.min(dim=-1, keepdim=True).values
+    span = flat.max(dim=-1, keepdim=True).values - lo
+    out = (flat - lo) / span.clamp_min(1e-12)
+    return out.where(span > 0, 0.0).reshape(a.shape)
+
+
+def maxabs(a: Tensor, batch_dims: int = 1) -> Tensor:
+    """Per-sample division by the largest absolute value, to [-1, 1]."""
+    flat = _flat(a, batch_dims)
+    peak = flat.abs().max(dim=-1, keepdim=True).values
+    return (flat / peak.clamp_min(1e-12)).where(peak > 0, 0.0).reshape(a.shape)
+
+
+def aggregate(a: Tensor, axis: int, reduce: str = "sum") -> Tensor:
+    """Sum or mean over ``axis`` keeping it with size 1."""
+    if reduce not in ("sum", "mean"):
+        raise ConfigError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+    if not -a.dim() <= axis < a.dim():
+        raise ConfigError(f"axis {axis} is out of range for a map with {a.dim()} dims")
+    return a.sum(axis, keepdim=True) if reduce == "sum" else a.mean(axis, keepdim=True)
+
+
+def _channel_axis(a: Tensor, batch_dims: int) -> int:
+    sample_rank = a.dim() - batch_dims
+    if sample_rank == 3:  # (C, H, W)
+        return batch_dims
+    if sample_rank == 2:  # (T, F) or (L, D)
+        return -1
+    raise ConfigError(
+        f"no channel axis in a map with per-sample shape {tuple(a.shape[batch_dims:])}"
+    )
+
+
+def _step(a: Tensor, step: Step, batch_dims: int) -> Tensor:
+    if callable(step):
+        return step(a)
+    if step == "abs":
+        return a.abs()
+    if step == "minmax":
+        return minmax(a, batch_dims)
+    if step == "maxabs":
+        return maxabs(a, batch_dims)
+    if step in ("sum_channels", "mean_channels"):
+        return aggregate(a, _channel_axis(a, batch_dims), step.split("_")[0])
+    if isinstance(step, str) and step.split(":")[0] in ("sum", "mean") and ":" in step:
+        reduce, axis = step.split(":", 1)
+        if axis.lstrip("-").isdigit():
+            return aggregate(a, int(axis), reduce)
+    raise ConfigError(f"unknown post-processing step {step!r}; expected one of: {', '.join(NAMES)}")
+
+
+def expand_steps(steps: Step | Sequence[Step] | None) -> list[Step]:
+    """Flatten a name / list / pipeline name into the list of elementary steps."""
+    if steps is None:
+        return []
+    if isinstance(steps, str) or callable(steps):
+        steps = [steps]
+    out: list[Step] = []
+    for s in steps:
+        out.extend(PIPELINES.get(s, [s]) if isinstance(s, str) else [s])
+    return out
+
+
+def postprocess(
+    attributions: Tensor, steps: Step | Sequence[Step] | None, batch_dims: int = 1
+) -> Tensor:
+    """Apply ``steps`` in order (see module doc). ``batch_dims`` leading axes are per sample."""
+    out = attributions
+    for s in expand_steps(steps):
+        out = _step(out, s, batch_dims)
+    return out

@@ -1,0 +1,382 @@
+"""Every method on every model family: shapes, finiteness, or a clear NotApplicableError; the
+validation at the boundary; parameters, several targets, post-processing, TSR wiring."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from saliencylab.errors import (
+    ConfigError,
+    InvalidDataError,
+    NotApplicableError,
+    SaliencyLabError,
+    ShapeError,
+    UnknownNameError,
+)
+from saliencylab.explain import METHODS, explain, postprocess
+from saliencylab.explain.registry import get_method, methods_for
+
+T = F = 10  # the sizes of the conftest models and fixtures
+B, C = 4, 3
+
+# Small settings so the default run stays fast.
+FAST = {
+    "integrated_gradients": {"n_steps": 8},
+    "lime": {"n_samples": 20},
+    "kernel_shap": {"n_samples": 20},
+    "shapley_value_sampling": {"n_samples": 2},
+    "smoothgrad": {"n_samples": 3},
+    "gradient_shap": {"n_samples": 3},
+    "deeplift_shap": {"n_baselines": 3},
+}
+NO_CONV = {"gradcam", "guided_gradcam"}
+NOT_APPLICABLE = {
+    "lstm": NO_CONV | {"lrp"},
+    "lstm_ica": NO_CONV | {"lrp"},
+    "transformer": NO_CONV | {"lrp"},
+    "tcn": set(),
+    "cnn": set(),
+    "text_cnn": set(),
+    "text_lstm": NO_CONV | {"lrp"},
+}
+
+
+def _model_and_input(zoo, name: str):
+    g = torch.Generator().manual_seed(0)
+    if name in zoo.TS_MODELS:
+        return zoo.ts_model(name), torch.rand(B, T, F, generator=g)
+    if name == "cnn":
+        return zoo.image_model(), torch.rand(B, 2, 10, 10, generator=g)
+    model = zoo.TextCNN() if name == "text_cnn" else zoo.TextLSTM()
+    return model, torch.randint(0, 20, (B, 7), generator=g)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("model_name", list(NOT_APPLICABLE))
+def test_every_method_on_every_model(zoo, model_name: str, method: str) -> None:
+    torch.manual_seed(0)
+    model, x = _model_and_input(zoo, model_name)
+    target = torch.arange(B) % C
+    if method in NOT_APPLICABLE[model_name]:
+        with pytest.raises(NotApplicableError) as info:
+            explain(model, x, target, method, **FAST.get(method, {}))
+        assert "apply" in str(info.value)  # says which methods do apply
+        return
+    e = explain(model, x, target, method, **FAST.get(method, {}))
+    expected = tuple(x.shape)  # text: one score per token
+    assert tuple(e.attributions.shape) == expected
+    assert e.attributions.dtype == torch.float32
+    assert torch.isfinite(e.attributions).all()
+    assert e.method == method and e.params["seed"] == 0
+    assert torch.equal(e.targets, target)
+    assert model.training  # the model's own mode is restored
+
+
+def test_eval_mode_is_used_and_restored(zoo, x_ts: torch.Tensor) -> None:
+    model = zoo.ts_model("tcn")  # dropout 0.1: train mode would make two calls differ
+    model.train()
+    a = explain(model, x_ts, 0, "gradient").attributions
+    b = explain(model, x_ts, 0, "gradient").attributions
+    assert torch.equal(a, b)
+    assert all(m.training for m in model.modules())
+    model.eval()
+    model.network[0].train()  # a mixed state is restored module by module
+    explain(model, x_ts, 0, "gradient")
+    assert model.network[0].training and not model.fc.training
+
+
+def test_fixture_sizes(zoo) -> None:
+    assert (zoo.T, zoo.F, zoo.B, zoo.C) == (T, F, B, C)
+
+
+def test_registry_metadata() -> None:
+    assert set(METHODS) == {
+        "gradient", "gradient_x_input", "integrated_gradients", "deeplift", "deeplift_shap",
+        "gradient_shap", "smoothgrad", "guided_backprop", "gradcam", "guided_gradcam", "lrp",
+        "lime", "kernel_shap", "occlusion", "feature_ablation", "feature_permutation",
+        "shapley_value_sampling", "random", "feature_permuted_random",
+    }
+    assert METHODS["gradient_shap"].defaults["stdevs"] == 0.09
+    assert METHODS["smoothgrad"].defaults["n_samples"] == 5
+    assert METHODS["smoothgrad"].defaults["stdevs"] == 1.0
+    assert METHODS["lrp"].defaults["epsilon"] == 1e-9
+    assert METHODS["lime"].defaults["kernel_width"] == 5.0
+    assert "conv_layer" in METHODS["gradcam"].needs
+    assert set(methods_for(family="random")) == {"random", "feature_permuted_random"}
+    with pytest.raises(UnknownNameError, match="gradient_x_input"):
+        get_method("saliency")
+
+
+# ------------------------------------------------------------------------------------------------
+# validation
+
+
+def test_bad_inputs_raise_clear_errors(zoo, x_ts: torch.Tensor) -> None:
+    model = zoo.LinearTS()
+    with pytest.raises(ConfigError, match=r"\[0, 3\)"):
+        explain(model, x_ts, 3)
+    with pytest.raises(ConfigError, match="class index"):
+        explain(model, x_ts, torch.tensor([0, 1, -1, 0]))
+    with pytest.raises(ShapeError, match=r"\(4,\)"):
+        explain(model, x_ts, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ConfigError, match="integer"):
+        explain(model, x_ts, torch.zeros(4))
+    with pytest.raises(ShapeError, match="batch, time, features"):
+        explain(model, x_ts[0], 0)
+    with pytest.raises(ShapeError, match="batch, time, features"):
+        explain(model, x_ts.long(), 0)  # 3-D integer tensor: neither text nor float input
+    bad = x_ts.clone()
+    bad[1, 2, 3] = float("nan")
+    with pytest.raises(InvalidDataError, match="NaN"):
+        explain(model, bad, 0)
+    with pytest.raises(UnknownNameError, match="integrated_gradients"):
+        explain(model, x_ts, 0, "integrated_gradient")
+    with pytest.raises(ConfigError, match="n_steps"):
+        explain(model, x_ts, 0, "integrated_gradients", n_step=10)
+    with pytest.raises(ConfigError, match="batch_size"):
+        explain(model, x_ts, 0, batch_size=0)
+    with pytest.raises(ConfigError, match="baseline"):
+        explain(model, x_ts, 0, "integrated_gradients", baseline="gaussian")
+    # a model that expects other shapes: its own ShapeError comes through
+    with pytest.raises(ShapeError):
+        explain(zoo.ts_model("lstm"), torch.rand(2, T, F + 1), 0)
+    # a model that fails with a torch error is reported as a shape problem
+    with pytest.raises(ShapeError, match="failed"):
+        explain(nn.Linear(3, 2), x_ts, 0)
+
+
+def test_model_must_return_logits(x_ts: torch.Tensor) -> None:
+    class Scalar(nn.Module):
+        def forward(self, x):
+            return x.sum(dim=(1, 2))
+
+    with pytest.raises(ShapeError, match=r"\(batch, classes\)"):
+        explain(Scalar(), x_ts, 0)
+
+
+def test_not_applicable_messages(zoo, x_ts: torch.Tensor) -> None:
+    with pytest.raises(NotApplicableError, match="Conv1d/Conv2d") as info:
+        explain(zoo.ts_model("lstm"), x_ts, 0, "gradcam")
+    assert "integrated_gradients" in str(info.value)
+    with pytest.raises(NotApplicableError, match=r"LSTM") as info:
+        explain(zoo.ts_model("lstm"), x_ts, 0, "lrp")
+    assert "gradient" in str(info.value)
+    with pytest.raises(NotApplicableError, match="LayerNorm"):
+        explain(zoo.ts_model("transformer"), x_ts, 0, "lrp")
+    with pytest.raises(NotApplicableError, match="TSR"):
+        explain(zoo.image_model(), torch.rand(2, 2, 10, 10), 0, tsr=True)
+    with pytest.raises(NotApplicableError, match="embedding"):
+        explain(zoo.LinearTS(), torch.randint(0, 3, (2, 5)), 0)
+
+
+def test_feature_permutation_needs_two_samples_per_chunk(zoo, x_ts: torch.Tensor) -> None:
+    with pytest.raises(ShapeError, match="at least 2"):
+        explain(zoo.LinearTS(), x_ts, 0, "feature_permutation", batch_size=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# targets, params
+
+
+def test_several_targets_stack_on_a_leading_axis(zoo, x_ts: torch.Tensor) -> None:
+    model = zoo.ts_model("tcn")
+    per_sample = torch.tensor([2, 1, 0, 2])
+    e = explain(model, x_ts, [0, per_sample], "integrated_gradients", n_steps=4)
+    assert e.attributions.shape == (2, B, T, F)
+    assert e.targets.shape == (2, B)
+    for i, t in enumerate([0, per_sample]):
+        single = explain(model, x_ts, t, "integrated_gradients", n_steps=4).attributions
+        torch.testing.assert_close(e.attributions[i], single)
+    # post-processing is per (target, sample)
+    e = explain(model, x_ts, [0, 1], "gradient", postprocess="minmax")
+    flat = e.attributions.flatten(2)
+    assert torch.allclose(flat.max(-1).values, torch.ones(2, B))
+    assert torch.allclose(flat.min(-1).values, torch.zeros(2, B))
+
+
+def test_effective_params_are_recorded(zoo, x_ts: torch.Tensor, x_text: torch.Tensor) -> None:
+    e = explain(zoo.ts_model("tcn"), x_ts, 0, "gradient_shap", seed=7, batch_size=2)
+    p = e.params
+    assert p["seed"] == 7 and p["batch_size"] == 2
+    assert p["n_baselines"] == 5 * B and p["stdevs"] == 0.09 and p["n_samples"] == 5
+    assert p["baseline"] == "uniform" and p["modality"] == "time_series"
+    e = explain(zoo.ts_model("tcn"), x_ts, 0, "integrated_gradients", baseline="zero", n_steps=60)
+    assert e.params["baseline"] == "zero" and e.params["n_steps"] == 60
+    assert e.params["method"] == "gausslegendre"
+    e = explain(zoo.ts_model("tcn"), x_ts, 0, "gradcam")
+    assert e.params["layer"] == "network.2"  # the TCN's declared feature layer
+    e = explain(zoo.ts_model("tcn"), x_ts, 0, "occlusion")
+    assert e.params["sliding_window_shapes"] == [1, F]
+    e = explain(zoo.TextCNN(), x_text, 0, "integrated_gradients", n_steps=4)
+    assert e.params["baseline"] == "zero"  # text: zero embedding, not U[0,1)
+    assert e.params["embedding_layer"] == "embedding" and e.modality == "text"
+    e = explain(zoo.ts_model("lstm"), x_ts, 0, "feature_permuted_random")
+    assert e.params["base_method"] == "gradient" and e.params["base_params"]["abs"] is True
+
+
+def test_gradcam_layer_can_be_named(zoo, x_ts: torch.Tensor) -> None:
+    model = zoo.ts_model("tcn")
+    a = explain(model, x_ts, 0, "gradcam", layer="network.1.conv2", relu_attributions=False)
+    assert a.params["layer"] == "network.1.conv2"
+    # the map is constant over features (a time-step map broadcast) and not all zero
+    assert torch.equal(a.attributions, a.attributions[..., :1].expand_as(a.attributions))
+    assert a.attributions.abs().sum() > 0
+    with pytest.raises(ConfigError, match="submodule"):
+        explain(model, x_ts, 0, "gradcam", layer="network.9")
+
+
+def test_gradcam_matches_hand_computation() -> None:
+    # One Conv1d over time (no padding: T' = T - 2), global average pooling, linear head.
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(F, 4, 3)
+            self.fc = nn.Linear(4, C)
+
+        def forward(self, x):
+            self.act = self.conv(x.transpose(1, 2))
+            return self.fc(self.act.mean(-1))
+
+    net, x = Net(), torch.rand(B, T, F)
+    e = explain(net, x, 1, "gradcam", relu_attributions=False)
+    net(x)
+    a = net.act  # (B, 4, T-2); d logit / d a = W[1, c] / (T - 2) at every step
+    weights = (net.fc.weight[1] / (T - 2))[None, :, None]
+    cam = (weights * a).sum(1, keepdim=True).detach()
+    up = torch.nn.functional.interpolate(cam, size=T, mode="linear")[:, 0, :, None]
+    torch.testing.assert_close(e.attributions, up.expand(B, T, F))
+
+
+def test_guided_gradcam_is_the_product(zoo, x_img: torch.Tensor) -> None:
+    model = zoo.image_model()
+    gb = explain(model, x_img, 1, "guided_backprop").attributions
+    cam = explain(model, x_img, 1, "gradcam").attributions
+    ggc = explain(model, x_img, 1, "guided_gradcam").attributions
+    torch.testing.assert_close(ggc, gb * cam)
+    assert torch.equal(cam[:, 0], cam[:, 1])  # broadcast over the channels
+
+
+def test_text_attributions_sum_over_the_embedding(zoo, x_text: torch.Tensor) -> None:
+    model = zoo.TextCNN()
+    full = explain(model, x_text, 0, "gradient_x_input", reduce_embedding=False).attributions
+    assert full.shape == (B, 7, 6)
+    per_token = explain(model, x_text, 0, "gradient_x_input").attributions
+    torch.testing.assert_close(per_token, full.sum(-1))
+    # a named embedding layer gives the same
+    named = explain(model, x_text, 0, "gradient_x_input", embedding_layer="embedding")
+    torch.testing.assert_close(named.attributions, per_token)
+
+
+# ------------------------------------------------------------------------------------------------
+# post-processing
+
+
+def test_postprocess_steps() -> None:
+    a = torch.tensor([[[-2.0, 1.0], [0.0, 0.5]], [[3.0, 3.0], [3.0, 3.0]]])
+    out = postprocess(a, "tsb")
+    assert out[0].tolist() == [[1.0, 0.5], [0.0, 0.25]]
+    assert out[1].abs().sum() == 0  # a constant map becomes zeros, never NaN
+    out = postprocess(a, "maxabs")
+    assert out[0].tolist() == [[-1.0, 0.5], [0.0, 0.25]] and out[1].eq(1).all()
+    assert postprocess(a, "sum_channels")[0].tolist() == [[-1.0], [0.5]]
+    assert postprocess(a, "mean:1")[0].tolist() == [[-1.0, 0.75]]
+    img = torch.ones(2, 3, 4, 5)
+    assert postprocess(img, ["sum_channels"]).shape == (2, 1, 4, 5)
+    assert postprocess(img, ["sum_channels"]).eq(3).all()
+    assert postprocess(a, [torch.neg, "abs"]).equal(a.abs())
+    with pytest.raises(ConfigError, match="minmax"):
+        postprocess(a, "normalise")
+    with pytest.raises(ConfigError, match="out of range"):
+        postprocess(a, "sum:5")
+
+
+def test_explain_applies_postprocess(zoo, x_ts: torch.Tensor) -> None:
+    model = zoo.ts_model("tcn")
+    raw = explain(model, x_ts, 0, "gradient", abs=False).attributions
+    e = explain(model, x_ts, 0, "gradient", abs=False, postprocess="tsb")
+    torch.testing.assert_close(e.attributions, postprocess(raw, ["abs", "minmax"]))
+    assert e.params["postprocess"] == ["abs", "minmax"]
+
+
+# ------------------------------------------------------------------------------------------------
+# TSR wiring
+
+
+def test_tsr_wiring(zoo, x_ts: torch.Tensor) -> None:
+    tsr_module = pytest.importorskip("saliencylab.explain.tsr")
+    model, x_ts = zoo.ts_model("tcn"), x_ts[:2]
+    e = explain(model, x_ts, 1, "integrated_gradients", n_steps=2, batch_size=64, tsr=True)
+    assert e.attributions.shape == (2, T, F) and torch.isfinite(e.attributions).all()
+    assert e.params["tsr"] == {}
+
+    # the same as calling TSR with an attribute callable that gives each row its sample's
+    # baseline (TSR passes the index of the sample each masked copy was made from)
+    assert e.params["baseline"] == "uniform"  # drawn per sample from seed 0
+    from saliencylab.explain.adapters import SALT_BASELINE, draw_rows
+
+    def attribute(x, t, index):
+        from captum.attr import IntegratedGradients
+
+        base = draw_rows(0, index.cpu(), (T, F), SALT_BASELINE)
+        return IntegratedGradients(model).attribute(x, base, target=t, n_steps=2)
+
+    model.eval()
+    expected = tsr_module.temporal_saliency_rescaling(
+        attribute, x_ts, torch.ones(2, dtype=torch.long), pass_sample_index=True, batch_size=64
+    )
+    model.train()
+    torch.testing.assert_close(e.attributions, expected, rtol=1e-4, atol=1e-6)
+    e = explain(model, x_ts, 1, "gradient", tsr={"reference_quirks": True})
+    assert e.params["tsr"] == {"reference_quirks": True}
+    assert e.attributions.min() >= 0 and e.attributions.max() <= 1
+    with pytest.raises(SaliencyLabError):
+        explain(model, x_ts, 1, "gradient", tsr={"no_such_option": 1})
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+
+
+def test_cli_methods_and_explain(tmp_path, monkeypatch) -> None:
+    import json
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from saliencylab.cli import app
+    from saliencylab.data import SyntheticConfig
+    from saliencylab.models import build_model
+    from saliencylab.train.trainer import save_checkpoint
+
+    monkeypatch.setenv("SALIENCYLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLUMNS", "160")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["methods"])
+    assert listed.exit_code == 0, listed.output
+    for name in METHODS:
+        assert name in listed.output
+    assert "stdevs=0.09" in listed.output
+
+    config = SyntheticConfig(design="Middle", n_train=20, n_test=4, n_time=40, n_features=40)
+    model = build_model("tcn", n_features=40, n_time=40, channels=[4, 4, 6], seed=0)
+    ckpt = save_checkpoint(tmp_path / "tiny.pt", model, data_config=config)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["explain", "--checkpoint", str(ckpt), "--method",
+                                 "integrated_gradients", "--n", "3", "--out", str(out),
+                                 "-p", "n_steps=4", "-p", "baseline=zero"])
+    assert result.exit_code == 0, result.output
+    saved = np.load(out / "attributions.npz")
+    assert saved["attributions"].shape == (3, 40, 40) == saved["inputs"].shape
+    assert saved["masks"].shape == (3, 40, 40) and saved["masks"].dtype == bool
+    assert saved["labels"].shape == (3,)
+    assert saved["attributions"].min() >= 0 and saved["attributions"].max() <= 1  # "tsb"
+    meta = json.loads(str(saved["metadata"]))
+    assert meta["params"]["n_steps"] == 4 and meta["params"]["baseline"] == "zero"
+    assert sorted(p.name for p in out.glob("*.png")) == [f"sample_00{i}.png" for i in range(3)]
+
+    bad = runner.invoke(app, ["explain", "--checkpoint", str(ckpt), "--method", "nope"])
+    assert bad.exit_code != 0 and "unknown saliency method" in str(bad.exception)
