@@ -2,7 +2,10 @@
 
 Ground-truth evaluation of [TSB] Ismail et al., NeurIPS 2020 lives in
 :mod:`saliencylab.metrics.groundtruth`; means, standard errors and seed combination in
-:mod:`saliencylab.metrics.aggregate`.
+:mod:`saliencylab.metrics.aggregate`. The objective quality metrics of [OBJ] Löffler et al.
+(sanity, faithfulness, inter-class sensitivity, robustness, stability) are in
+:mod:`saliencylab.metrics.quality`, normalisation and metric correlations in
+:mod:`saliencylab.metrics.normalize`, names and orientation in :mod:`saliencylab.metrics.registry`.
 """
 
 from saliencylab.metrics.aggregate import (
@@ -23,6 +26,25 @@ from saliencylab.metrics.groundtruth import (
     mass_top_mask,
     precision_recall,
 )
+from saliencylab.metrics.normalize import (
+    metric_correlation,
+    metric_correlations,
+    normalize_scores,
+    zscore,
+)
+from saliencylab.metrics.quality import (
+    ExplainFn,
+    SanityResult,
+    faithfulness,
+    inter_class_sensitivity,
+    make_explain_fn,
+    robustness,
+    sanity,
+    sanity_curve,
+    ssim,
+    stability,
+)
+from saliencylab.metrics.registry import METRICS, MetricInfo, get_metric, register_metric
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -39,4 +61,24 @@ __all__ = [
     "mean_se_along",
     "precision_recall",
     "trapezoid",
+]
+__all__ += [
+    "METRICS",
+    "ExplainFn",
+    "MetricInfo",
+    "SanityResult",
+    "faithfulness",
+    "get_metric",
+    "inter_class_sensitivity",
+    "make_explain_fn",
+    "metric_correlation",
+    "metric_correlations",
+    "normalize_scores",
+    "register_metric",
+    "robustness",
+    "sanity",
+    "sanity_curve",
+    "ssim",
+    "stability",
+    "zscore",
 ]

@@ -1,0 +1,148 @@
+"""Robustness (max-sensitivity) of [OBJ], SPEC.md section 7.
+
+Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series",
+after Yeh et al., NeurIPS 2019: a map should not change much when the input moves a little. Per
+sample, with ``n_perturbations`` Monte Carlo draws ``ε ~ U[-r, r]`` (so ``‖ε‖∞ ≤ r``),
+
+    S = - max_k ‖M(X) - M(X + ε_k)‖_F
+
+``r = 0.05`` by default (the authors' tables used 0.2), 10 draws. The norm is the plain
+Frobenius norm of the difference, as in SPEC.md and in the Captum version the reference code
+used. ``relative=True`` divides by ``‖M(X)‖_F`` (a zero map's norm taken as 1), which is what
+``captum.metrics.sensitivity_max`` returns since Captum 0.6. 0 is the best value.
+
+All ``N · n_perturbations`` perturbed inputs are explained in chunks of ``batch_size`` rows
+(whole samples' perturbations per chunk), i.e. about ``N · n / batch_size`` ``explain_fn`` calls.
+The noise of a chunk is drawn from ``generator`` when the chunk is built, so results depend on
+the seed and on ``batch_size``.
+
+Example:
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 2))
+    >>> grad_like = lambda model, inputs, target: torch.ones_like(inputs)   # constant map
+    >>> x = torch.rand(3, 10, 2)
+    >>> robustness(net, x, torch.tensor([0, 1, 0]), explain_fn=grad_like).tolist()
+    [0.0, 0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from saliencylab.errors import ConfigError, ShapeError
+from saliencylab.metrics._common import (
+    ExplainFn,
+    GeneratorLike,
+    check_batch_size,
+    check_explain_fn,
+    check_inputs,
+    explain_chunked,
+    model_device,
+    resolve_generator,
+)
+from saliencylab.utils import check_finite, chunks
+
+__all__ = ["PerturbFn", "robustness", "uniform_perturbation"]
+
+#: ``perturb_fn(inputs, radius) -> perturbed``, called on the repeated inputs of a chunk (each
+#: sample's ``n_perturbations`` copies consecutive, Captum's layout); a one-argument function
+#: ``perturb_fn(inputs)`` is accepted too.
+PerturbFn = Callable[..., Tensor]
+
+
+def uniform_perturbation(inputs: Tensor, radius: float, generator: torch.Generator) -> Tensor:
+    """``inputs + ε`` with ``ε ~ U[-radius, radius]`` elementwise, drawn from ``generator``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> d = uniform_perturbation(torch.zeros(2, 3), 0.1, g)
+        >>> bool(d.abs().max() <= 0.1)
+        True
+    """
+    noise = torch.rand(inputs.shape, generator=generator, device=generator.device,
+                       dtype=torch.float32)
+    noise = (noise * 2 - 1) * radius
+    return inputs + noise.to(device=inputs.device, dtype=inputs.dtype)
+
+
+def _call_perturb(fn: PerturbFn, inputs: Tensor, radius: float) -> Tensor:
+    try:
+        n_args = len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        n_args = 2
+    out = fn(inputs, radius) if n_args > 1 else fn(inputs)
+    if not isinstance(out, Tensor) or out.shape != inputs.shape:
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ShapeError(f"perturb_fn must return a tensor of its input's shape "
+                         f"{tuple(inputs.shape)}, got {got}")
+    check_finite(out, "perturb_fn output")
+    return out
+
+
+def robustness(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    attributions: Tensor | None = None,
+    *,
+    explain_fn: ExplainFn | None = None,
+    radius: float = 0.05,
+    n_perturbations: int = 10,
+    relative: bool = False,
+    perturb_fn: PerturbFn | None = None,
+    batch_size: int | None = 256,
+    generator: GeneratorLike = None,
+) -> Tensor:
+    """Robustness per sample ``(N,)``: ``-max_k ‖M(X) - M(X + ε_k)‖_F`` ([OBJ] max-sensitivity).
+
+    Args:
+        model: classifier returning logits.
+        x: ``(N, T, F)`` inputs; y: ``(N,)`` target classes of the maps.
+        attributions: ``M(X)`` made by ``explain_fn``; None computes it.
+        explain_fn: ``explain_fn(model, inputs, target) -> attributions``.
+        radius: ``r``, the L∞ radius of the uniform noise (0.05; [OBJ] tables: 0.2).
+        n_perturbations: Monte Carlo draws per sample (10).
+        relative: divide by ``‖M(X)‖_F`` (Captum >= 0.6 ``sensitivity_max``); default False.
+        perturb_fn: replaces the uniform noise: ``perturb_fn(inputs, radius) -> perturbed``
+            on each chunk's repeated inputs (the same contract as Captum's ``perturb_func``).
+        batch_size: at most this many perturbed inputs per ``explain_fn`` call.
+        generator: seeds the noise (a Generator, an int, or None = seed 0).
+
+    Returns:
+        ``(N,)`` float tensor on the CPU, ``<= 0``; higher is better.
+    """
+    check_inputs(x, y, attributions, need_attributions=False)
+    explain_fn = check_explain_fn(explain_fn, "robustness")
+    check_batch_size(batch_size)
+    if not radius >= 0:
+        raise ConfigError(f"radius must be >= 0, got {radius!r}")
+    if isinstance(n_perturbations, bool) or not isinstance(n_perturbations, int) or \
+            n_perturbations < 1:
+        raise ConfigError(f"n_perturbations must be a positive int, got {n_perturbations!r}")
+    gen = resolve_generator(generator)
+    device = model_device(model)
+    x, y = x.detach().to(device), y.to(device).long()
+    if attributions is None:
+        attributions = explain_chunked(explain_fn, model, x, y, batch_size, "unperturbed")
+    ref = attributions.detach().to(device)
+    n, k = x.shape[0], n_perturbations
+    per_chunk = None if batch_size is None else max(1, batch_size // k)
+    out = []
+    for sl in chunks(n, per_chunk):
+        xs = x[sl].repeat_interleave(k, dim=0)
+        ts = y[sl].repeat_interleave(k, dim=0)
+        xp = (uniform_perturbation(xs, radius, gen) if perturb_fn is None
+              else _call_perturb(perturb_fn, xs, radius))
+        maps = explain_chunked(explain_fn, model, xp, ts, batch_size, "perturbed inputs")
+        base = ref[sl].repeat_interleave(k, dim=0)
+        diff = (base - maps).reshape(xs.shape[0], -1).double().norm(dim=1)
+        worst = diff.view(-1, k).max(dim=1).values
+        if relative:
+            norm = ref[sl].reshape(worst.shape[0], -1).double().norm(dim=1)
+            worst = worst / torch.where(norm == 0, torch.ones_like(norm), norm)
+        out.append(0.0 - worst)  # not -worst: no negative zeros
+    return torch.cat(out).float().cpu()

@@ -1,0 +1,117 @@
+"""Inter-class sensitivity of [OBJ], SPEC.md section 7.
+
+Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series"
+(after Rebuffi et al., CVPR 2020): different classes have different evidence, so a map that
+explains the most likely class should differ from the map that explains the least likely one.
+Per sample
+
+    S = - cos(M_max(x), M_min(x))
+
+with the maps flattened over (time, channel) and the classes ranked by the model's softmax on
+``x``. ``-1`` (identical maps) is the worst value; higher is better. A zero map has cosine 0 with
+anything (as scikit-learn's ``cosine_similarity``, used by the reference code).
+
+Both maps of a chunk come from one ``explain_fn`` call (the chunk stacked twice with the two
+targets), so ``N / (batch_size / 2)`` calls in all. Given attributions (made by ``explain_fn``
+for ``y``) are reused as the most-likely-class map wherever ``y`` is that class, which halves the
+work for correctly classified samples.
+
+Example:
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 3))
+    >>> same = lambda model, inputs, target: inputs.abs()          # ignores the class
+    >>> x = torch.rand(2, 10, 2)
+    >>> inter_class_sensitivity(net, x, torch.tensor([0, 1]), explain_fn=same).tolist()
+    [-1.0, -1.0]
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from saliencylab.errors import NotApplicableError
+from saliencylab.metrics._common import (
+    ExplainFn,
+    GeneratorLike,
+    check_batch_size,
+    check_explain_fn,
+    check_inputs,
+    check_map,
+    model_device,
+    probabilities,
+)
+from saliencylab.utils import chunks
+
+__all__ = ["cosine_per_sample", "inter_class_sensitivity"]
+
+
+def cosine_per_sample(a: Tensor, b: Tensor) -> Tensor:
+    """Cosine similarity of each pair of flattened maps; 0 where a map is all zeros.
+
+    Example:
+        >>> cosine_per_sample(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]])).tolist()
+        [1.0]
+    """
+    a = a.reshape(a.shape[0], -1).double()
+    b = b.reshape(b.shape[0], -1).double()
+    norms = a.norm(dim=1) * b.norm(dim=1)
+    dot = (a * b).sum(dim=1)
+    return torch.where(norms > 0, dot / norms.clamp_min(1e-300), torch.zeros_like(dot)).clamp(-1, 1)
+
+
+def inter_class_sensitivity(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor | None = None,
+    attributions: Tensor | None = None,
+    *,
+    explain_fn: ExplainFn | None = None,
+    batch_size: int | None = 256,
+    generator: GeneratorLike = None,
+) -> Tensor:
+    """Inter-class sensitivity per sample ``(N,)``: ``-cos(M_max, M_min)`` ([OBJ]).
+
+    Args:
+        model: classifier returning logits.
+        x: ``(N, T, F)`` inputs on the model's device.
+        y, attributions: the maps being scored and their classes (both optional): where
+            ``y`` is the most likely class, ``attributions`` serve as its map (they must come
+            from ``explain_fn``); every other map is computed.
+        explain_fn: ``explain_fn(model, inputs, target) -> attributions`` with the method and
+            post-processing being evaluated.
+        batch_size: at most this many inputs per ``explain_fn`` call (two per sample).
+        generator: unused (deterministic given ``explain_fn``).
+
+    Returns:
+        ``(N,)`` float tensor on the CPU, in [-1, 1]; higher is better.
+    """
+    check_inputs(x, y, attributions, need_attributions=False)
+    explain_fn = check_explain_fn(explain_fn, "inter_class_sensitivity")
+    check_batch_size(batch_size)
+    device = model_device(model)
+    x = x.detach().to(device)
+    p = probabilities(model, x, batch_size)
+    if p.shape[1] < 2:
+        raise NotApplicableError(f"inter-class sensitivity needs at least 2 classes, the model "
+                                 f"returns {p.shape[1]} logit(s)")
+    hi, lo = p.argmax(dim=1), p.argmin(dim=1)
+    if attributions is not None and y is not None:
+        given = attributions.detach().to(device)
+        reuse = y.to(device).long() == hi
+    else:
+        given, reuse = None, torch.zeros_like(hi, dtype=torch.bool)
+    per_call = None if batch_size is None else max(1, batch_size // 2)
+    out = []
+    for sl in chunks(x.shape[0], per_call):
+        xs, need = x[sl], ~reuse[sl]
+        inputs = torch.cat([xs[need], xs])
+        maps = check_map(explain_fn(model, inputs, torch.cat([hi[sl][need], lo[sl]])),
+                         tuple(inputs.shape), "most and least likely class")
+        k = int(need.sum())
+        m_lo = maps[k:]
+        m_hi = maps[:k] if given is None else given[sl].clone()
+        if given is not None:
+            m_hi[need] = maps[:k]
+        out.append(0.0 - cosine_per_sample(m_hi, m_lo))  # not -cos: no negative zeros
+    return torch.cat(out).float().cpu()
