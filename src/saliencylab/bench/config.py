@@ -137,12 +137,25 @@ PRESETS: dict[str, dict[str, Any]] = {
         "datasets": ["Middle", "RareFeature"],
         "processes": ["Gaussian"],
         "models": ["tcn", "lstm"],
-        "training": ["traditional"],
+        "training": ["traditional", "saliency_guided"],
         "methods": ["gradient", "integrated_gradients"],
         "tsr": ["gradient"],
-        "data": {"n_train": 600, "n_test": 100},
-        "train": {"epochs": 15, "patience": 5},
-        "evaluation": {"n_samples": 50},
+        "data": {"n_train": 500, "n_test": 100},
+        "train": {"epochs": 10, "patience": 3},
+        "evaluation": {"n_samples": 40},
+    },
+    # [ICA] Table 1 / [SGT] Figure 6: does saliency vanish over time in an LSTM, and do
+    # input-cell attention or saliency guided training bring it back?
+    "vanishing": {
+        "name": "vanishing",
+        "datasets": ["VanishingEarly", "VanishingMiddle", "VanishingLate"],
+        "processes": ["Gaussian"],
+        "models": ["lstm", "lstm_ica"],
+        "training": ["traditional", "saliency_guided"],
+        "methods": ["gradient", "integrated_gradients"],
+        "data": {"n_train": 1000, "n_test": 100},
+        "train": {"epochs": 30, "patience": 6},
+        "evaluation": {"n_samples": 100},
     },
     # [TSB] Figure 3 / Table 2 on the Gaussian process: 10 designs, 4 models, 10 methods.
     "paper-gaussian": {

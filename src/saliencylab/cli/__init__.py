@@ -39,3 +39,4 @@ def main() -> None:
     except SaliencyLabError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise SystemExit(2) from exc
+

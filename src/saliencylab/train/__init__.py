@@ -1,6 +1,8 @@
-"""Training: a plain PyTorch loop (:mod:`.trainer`) and its procedures (:mod:`.procedures`)."""
+"""Training: a plain PyTorch loop (:mod:`.trainer`) and its procedures: traditional
+(:mod:`.procedures`) and saliency guided (:mod:`.saliency_guided`, [SGT] NeurIPS 2021)."""
 
 from saliencylab.train.procedures import Traditional, TrainingProcedure
+from saliencylab.train.saliency_guided import SaliencyGuided, fine_tune
 from saliencylab.train.trainer import (
     TrainConfig,
     TrainResult,
@@ -15,6 +17,8 @@ from saliencylab.train.trainer import (
 )
 
 __all__ = [
+    "SaliencyGuided",
+    "fine_tune",
     "TrainConfig",
     "TrainResult",
     "TrainingProcedure",

@@ -1,0 +1,5 @@
+"""``python -m saliencylab.cli`` runs the command-line tool."""
+
+from saliencylab.cli import main
+
+main()

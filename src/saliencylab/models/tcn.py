@@ -1,0 +1,175 @@
+"""Temporal convolutional network of the time-series interpretability benchmark.
+
+[TSB] Ismail, Gunady, Corrada Bravo, Feizi. *Benchmarking Deep Learning Interpretability in Time
+Series Predictions.* NeurIPS 2020 (after Bai, Kolter, Koltun 2018): residual blocks of two
+weight-normalised dilated causal convolutions (kernel 4, dilation 2^level), channels
+[5, 5, 50], dropout 0.1, max-pool over time, then a linear layer.
+
+Every convolution is a real ``nn.Conv1d`` and every ReLU an ``nn.ReLU`` module and the residual
+is a plain addition, so GradCAM, guided backprop and LRP can hook them. Causality comes from
+left padding (``nn.ConstantPad1d``), equivalent to the reference's pad-both-sides-then-chomp.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import weight_norm
+
+from saliencylab.errors import ConfigError
+from saliencylab.models.base import (
+    TimeSeriesClassifier,
+    max_over_time,
+    positive_int,
+    positive_int_list,
+    probability,
+)
+
+
+class TemporalBlock(nn.Module):
+    """conv → ReLU → dropout → conv → ReLU → dropout, plus a (1x1-projected) residual, → ReLU.
+
+    Input and output are ``(batch, channels, time)``; output step t sees inputs <= t only.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int, dropout: float
+    ) -> None:
+        super().__init__()
+        left = (kernel_size - 1) * dilation
+        self.pad1 = nn.ConstantPad1d((left, 0), 0.0)
+        self.conv1 = weight_norm(
+            nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
+        )
+        self.relu1 = nn.ReLU()
+        self.dropout1 = nn.Dropout(dropout)
+        self.pad2 = nn.ConstantPad1d((left, 0), 0.0)
+        self.conv2 = weight_norm(
+            nn.Conv1d(out_channels, out_channels, kernel_size, dilation=dilation)
+        )
+        self.relu2 = nn.ReLU()
+        self.dropout2 = nn.Dropout(dropout)
+        self.downsample = (
+            nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
+        )
+        if self.downsample is not None:
+            nn.init.normal_(self.downsample.weight, 0.0, 0.01)  # as the reference code
+        self.relu = nn.ReLU()
+
+    def reset_parameters(self) -> None:
+        """Draw fresh weights (used by cascading-randomisation sanity checks).
+
+        ``Conv1d.reset_parameters`` is a silent no-op on a weight-normed convolution: it
+        re-initialises the computed weight, not the stored g and v. Assigning a weight goes
+        through the parametrisation's ``right_inverse`` and does update g and v.
+        """
+        for conv in (self.conv1, self.conv2):
+            fresh = nn.Conv1d(
+                conv.in_channels, conv.out_channels, conv.kernel_size, dilation=conv.dilation
+            ).to(device=conv.bias.device, dtype=conv.bias.dtype)
+            with torch.no_grad():
+                conv.weight = fresh.weight.detach()
+                conv.bias.copy_(fresh.bias)
+        if self.downsample is not None:
+            self.downsample.reset_parameters()
+            nn.init.normal_(self.downsample.weight, 0.0, 0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.dropout1(self.relu1(self.conv1(self.pad1(x))))
+        out = self.dropout2(self.relu2(self.conv2(self.pad2(out))))
+        res = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + res)
+
+
+class TCNClassifier(TimeSeriesClassifier):
+    """Dilated causal residual TCN, max-pooled over time, then a linear layer [TSB].
+
+    Args:
+        n_features: features per time step (F), the input channels of the first convolution.
+        n_time: time steps (T) the model is built for; other lengths are accepted.
+        n_classes: number of classes.
+        channels: output channels per block; block i has dilation 2**i (reference [5, 5, 50]:
+            the authors' ``[hidden] * (levels - 1) + [n_time]`` with hidden 5, T 50).
+        kernel_size: convolution width (reference 4).
+        dropout: dropout after each ReLU inside the blocks (reference 0.1).
+
+    :meth:`temporal_features` returns the conv stack's ``(batch, channels, time)`` output;
+    :attr:`feature_layer` is its last block (the GradCAM target).
+
+    >>> model = TCNClassifier(n_features=3, n_time=20)
+    >>> model(torch.randn(4, 20, 3)).shape
+    torch.Size([4, 2])
+    """
+
+    name = "tcn"
+
+    def __init__(
+        self,
+        n_features: int,
+        n_time: int,
+        n_classes: int = 2,
+        channels: list[int] | tuple[int, ...] = (5, 5, 50),
+        kernel_size: int = 4,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(n_features, n_time, n_classes)
+        channels = positive_int_list("channels", channels)
+        kernel_size = positive_int("kernel_size", kernel_size)
+        dropout = probability("dropout", dropout)
+        if len(channels) > 30:
+            raise ConfigError(
+                f"channels may list at most 30 blocks (dilation 2**i), got {len(channels)}"
+            )
+        self._set_config(channels=channels, kernel_size=kernel_size, dropout=dropout)
+        blocks = []
+        in_ch = self.n_features
+        for level, out_ch in enumerate(channels):
+            blocks.append(TemporalBlock(in_ch, out_ch, kernel_size, 2**level, dropout))
+            in_ch = out_ch
+        self.network = nn.Sequential(*blocks)
+        self.pool = nn.MaxPool1d(self.n_time)
+        self.fc = nn.Linear(channels[-1], self.n_classes)
+
+    @property
+    def receptive_field(self) -> int:
+        """Number of input steps one output step can see: 1 + 2·(k − 1)·Σ dilations."""
+        k = self.config["kernel_size"]
+        return 1 + 2 * (k - 1) * sum(2**i for i in range(len(self.config["channels"])))
+
+    @property
+    def feature_layer(self) -> nn.Module:
+        return self.network[-1]
+
+    def temporal_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of the causal conv stack, ``(batch, channels[-1], time)``."""
+        self.check_input(x)
+        return self.network(x.transpose(1, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(max_over_time(self.pool, self.temporal_features(x)))
+
+
+def strip_weight_norm(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every weight-norm parametrisation folded into a plain weight.
+
+    Outputs are unchanged; use it for tools that rewrite ``module.weight`` (e.g. LRP rules),
+    which a parametrised weight does not allow. The copy's state-dict keys differ (``weight``
+    instead of ``parametrizations.weight.original0/1``), so checkpoint the original.
+
+    >>> plain = strip_weight_norm(TCNClassifier(n_features=3, n_time=20))
+    >>> isinstance(plain.network[0].conv1.weight, nn.Parameter)
+    True
+    """
+    plain = copy.deepcopy(model)
+    for module in plain.modules():
+        if parametrize.is_parametrized(module):
+            # a deep copy shares the original's generated "Parametrized..." class, and removal
+            # deletes the property from that class: give the copy a class of its own first
+            cls = type(module)
+            module.__class__ = type(cls.__name__, cls.__bases__, dict(cls.__dict__))
+            for name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+    return plain
