@@ -141,8 +141,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "methods": ["gradient", "integrated_gradients"],
         "tsr": ["gradient"],
         "data": {"n_train": 500, "n_test": 100},
-        "train": {"epochs": 10, "patience": 3},
-        "evaluation": {"n_samples": 40},
+        "train": {"epochs": 20, "patience": 6},
+        "evaluation": {"n_samples": 30},
     },
     # [ICA] Table 1 / [SGT] Figure 6: does saliency vanish over time in an LSTM, and do
     # input-cell attention or saliency guided training bring it back?

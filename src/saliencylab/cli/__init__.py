@@ -19,6 +19,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+@app.callback()
+def _global_options(
+    threads: int = typer.Option(
+        1, min=1, envvar="SALIENCYLAB_THREADS",
+        help="torch CPU threads; the benchmark's small models run fastest on one, and more "
+        "threads on a busy machine can be many times slower",
+    ),
+) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 # Command modules, in the order their commands appear in --help.
 _COMMAND_MODULES = ("data", "train", "explain", "evaluate", "bench")
 

@@ -86,10 +86,10 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
 
     facts = findings(evals)
     if facts:
+        css = {"agrees": "ok", "disagrees": "no"}
         items = "".join(
-            f"<li><span class='{'ok' if f.agrees else 'na' if f.agrees is None else 'no'}'>"
-            f"{'agrees' if f.agrees else 'not measured' if f.agrees is None else 'disagrees'}"
-            f"</span> — {html.escape(f.claim)}: {html.escape(f.measured)}</li>" for f in facts)
+            f"<li><span class='{css.get(f.verdict, 'na')}'>{f.verdict}</span> — "
+            f"{html.escape(f.claim)}: {html.escape(f.measured)}</li>" for f in facts)
         parts.append(f"<h2>The papers' claims, measured</h2><ul>{items}</ul>")
 
     parts.append("<h2>Models</h2>" + _fmt_table(trains))
