@@ -85,3 +85,32 @@ def example_maps(examples: list[tuple[str, np.lib.npyio.NpzFile]], path: Path) -
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def metric_by_dataset(evals: pd.DataFrame, path: Path, method: str,
+                      metrics: tuple[str, ...] = ("aup", "aur"),
+                      order: list[str] | None = None) -> Path:
+    """Bars of ``metrics`` per dataset for one method, one bar per (model, training).
+
+    For the vanishing-saliency designs ([ICA] Table 1, [SGT] Figure 6) the datasets are the
+    positions of the informative block, so the panels show where saliency vanishes.
+    ``order`` fixes the order of the datasets (default: as they appear).
+    """
+    sub = evals[evals["method"] == method]
+    datasets = order or list(dict.fromkeys(sub["dataset"]))
+    groups = list(sub.groupby(["model", "training"]))
+    fig, axes = _grid(len(metrics), ncols=len(metrics), size=(5.5, 3.4))
+    width = 0.8 / max(len(groups), 1)
+    for ax, metric in zip(axes, metrics, strict=False):
+        for i, ((model, training), rows) in enumerate(groups):
+            values = rows.groupby("dataset")[metric].mean().reindex(datasets).to_numpy()
+            ax.bar(np.arange(len(datasets)) + i * width, values, width,
+                   label=f"{model} · {training}")
+        ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, fontsize=8)
+        ax.set_title(f"{metric.upper()} of {method}", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
