@@ -30,6 +30,7 @@ FAST = {
     "smoothgrad": {"n_samples": 3},
     "gradient_shap": {"n_samples": 3},
     "deeplift_shap": {"n_baselines": 3},
+    "learned_mask": {"steps": 3},
 }
 NO_CONV = {"gradcam", "guided_gradcam"}
 NOT_APPLICABLE = {
@@ -38,8 +39,8 @@ NOT_APPLICABLE = {
     "transformer": NO_CONV | {"lrp"},
     "tcn": set(),
     "cnn": set(),
-    "text_cnn": set(),
-    "text_lstm": NO_CONV | {"lrp"},
+    "text_cnn": {"learned_mask"},
+    "text_lstm": NO_CONV | {"lrp", "learned_mask"},
 }
 
 
@@ -96,7 +97,7 @@ def test_registry_metadata() -> None:
         "gradient", "gradient_x_input", "integrated_gradients", "deeplift", "deeplift_shap",
         "gradient_shap", "smoothgrad", "guided_backprop", "gradcam", "guided_gradcam", "lrp",
         "lime", "kernel_shap", "occlusion", "feature_ablation", "feature_permutation",
-        "shapley_value_sampling", "random", "feature_permuted_random",
+        "shapley_value_sampling", "learned_mask", "random", "feature_permuted_random",
     }
     assert METHODS["gradient_shap"].defaults["stdevs"] == 0.09
     assert METHODS["smoothgrad"].defaults["n_samples"] == 5

@@ -242,6 +242,7 @@ SAMPLING = {
     "feature_permutation": {},
     "random": {},
     "feature_permuted_random": {},
+    "learned_mask": {"steps": 5},
 }
 
 

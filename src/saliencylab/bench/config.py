@@ -4,6 +4,16 @@ A grid is datasets x processes x models x training procedures x methods (each op
 x seeds, as in [TSB] (Ismail et al., NeurIPS 2020) and [SGT] (Ismail et al., NeurIPS 2021).
 Presets give the paper's grids and a ``quick`` one that runs in minutes on a laptop.
 
+Two optional axes bring in the [OBJ] quality metrics (Löffler et al., "Don't Get Me Wrong: How to
+Apply Deep Visual Interpretations to Time Series") and the [CS] certification (Gupta et al.,
+NeurIPS 2022): ``metrics:`` names quality metrics (``saliencylab metrics``; ``all`` = the five
+[OBJ] metrics, ``certification`` = completeness, soundness, deletion, insertion) that every eval
+cell computes on its explained samples next to the [TSB] ground-truth evaluation, and ``ucr:``
+names UCR / UEA datasets (e.g. GunPoint) that are trained and explained like the synthetic ones
+but, having no ground truth, get only the quality metrics. The ``quality`` preset is the [OBJ]
+grid on GunPoint. ``certify`` / ``certify-full`` are experiments, not grids
+(:data:`EXPERIMENTS`; ``saliencylab bench --preset certify``).
+
 Example:
     >>> from saliencylab.bench.config import GridConfig, load_config
     >>> grid = load_config(preset="quick")
@@ -17,7 +27,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from saliencylab.errors import ConfigError, UnknownNameError
 
@@ -35,6 +52,12 @@ TSB_METHODS = [
     "occlusion",
 ]
 TRAININGS = ("traditional", "saliency_guided")
+# The nine saliency methods and five classification metrics of [OBJ].
+OBJ_METHODS = [
+    "gradient", "integrated_gradients", "smoothgrad", "guided_backprop", "gradcam",
+    "guided_gradcam", "lrp", "lime", "kernel_shap",
+]
+OBJ_METRICS = ["sanity", "faithfulness", "inter_class_sensitivity", "robustness", "stability"]
 
 
 class _Strict(BaseModel):
@@ -80,7 +103,9 @@ class GridConfig(_Strict):
     """Everything that determines a benchmark run; hashed into every cell's cache key."""
 
     name: str = "custom"
-    datasets: list[str] = Field(min_length=1)
+    datasets: list[str] = Field(default_factory=list, description="synthetic designs")
+    ucr: list[str] = Field(default_factory=list,
+                           description="UCR / UEA datasets (no ground truth: quality metrics only)")
     processes: list[str] = Field(default_factory=lambda: ["Gaussian"], min_length=1)
     models: list[str] = Field(min_length=1)
     training: list[Literal["traditional", "saliency_guided"]] = Field(
@@ -88,11 +113,17 @@ class GridConfig(_Strict):
     )
     methods: list[str] = Field(min_length=1)
     tsr: list[str] = Field(default_factory=list, description="methods also run with TSR")
-    random_baseline: str = Field("random", description="method the Diff columns compare to")
+    random_baseline: str | None = Field(
+        "random", description="method the Diff columns compare to (None: no baseline)")
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     data: dict[str, Any] = Field(default_factory=dict, description="SyntheticConfig overrides")
     model_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     method_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    metrics: list[str] = Field(
+        default_factory=list,
+        description="quality metrics of every eval cell ([OBJ] names, 'all', 'certification')")
+    metric_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="options per metric, e.g. robustness: {radius: 0.2}")
     train: TrainSettings = TrainSettings()
     sgt: SGTSettings = SGTSettings()
     evaluation: EvalSettings = EvalSettings()
@@ -106,12 +137,38 @@ class GridConfig(_Strict):
             raise ValueError(f"tsr lists {missing}, which are not in methods {methods}")
         return value
 
+    @model_validator(mode="after")
+    def _some_data(self) -> GridConfig:
+        if not self.datasets and not self.ucr:
+            raise ValueError("name at least one synthetic design under datasets or one UCR "
+                             "dataset under ucr")
+        if self.ucr and not self.metrics:
+            raise ValueError(f"ucr datasets {self.ucr} have no ground truth, so they need "
+                             "quality metrics: add e.g. metrics: [all] (see `saliencylab "
+                             "metrics`)")
+        return self
+
     def all_methods(self) -> list[str]:
         """Methods to evaluate, with the random baseline first (the Diff columns need it)."""
         methods = list(self.methods)
-        if self.random_baseline not in methods:
+        if self.random_baseline is not None and self.random_baseline not in methods:
             methods.insert(0, self.random_baseline)
         return methods
+
+    def quality_metrics(self) -> list[str]:
+        """The ``metrics`` axis expanded to metric names (``all``, ``certification``)."""
+        if not self.metrics:
+            return []
+        from saliencylab.bench.cells import resolve_metrics
+        from saliencylab.metrics.registry import METRICS
+
+        given = [m for m in self.metrics if m in METRICS and METRICS[m].applies_to ==
+                 "groundtruth"]
+        if given:
+            raise ConfigError(f"metrics {given} are the [TSB] ground-truth evaluation, which "
+                              "every synthetic eval cell computes anyway; list quality metrics "
+                              "only (see `saliencylab metrics`)")
+        return resolve_metrics(self.metrics, groundtruth=False, data_name="a grid")
 
     def validate_names(self) -> None:
         """Check every name against the registries (raises ``UnknownNameError``)."""
@@ -128,6 +185,13 @@ class GridConfig(_Strict):
             for name in names:
                 if name not in valid:
                     raise UnknownNameError(kind, name, valid)
+        clash = [n for n in self.ucr if n in ALL_DESIGNS]
+        if clash:
+            raise ConfigError(f"{clash} are synthetic designs: list them under datasets, not ucr")
+        self.quality_metrics()
+        from saliencylab.bench.cells import check_metric_params
+
+        check_metric_params(self.metric_params)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -172,6 +236,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tsr": ["gradient", "integrated_gradients"],
     },
 }
+# [OBJ]: the nine methods x five metrics for the FCN and the TCN on GunPoint's test set (150
+# series). Training as [OBJ] (Adam lr 0.002, early stopping on the validation split).
+PRESETS["quality"] = {
+    "name": "quality",
+    "datasets": [],
+    "ucr": ["GunPoint"],
+    "models": ["fcn", "tcn_obj"],
+    "training": ["traditional"],
+    "methods": OBJ_METHODS,
+    "random_baseline": None,
+    "method_params": {"integrated_gradients": {"baseline": "zero", "n_steps": 60},
+                      "smoothgrad": {"n_samples": 60, "stdevs": 0.2}, "lrp": {"epsilon": 1e-9}},
+    "metrics": OBJ_METRICS,
+    "train": {"epochs": 300, "batch_size": 16, "lr": 0.002, "patience": 50,
+              "min_test_accuracy": 0.95},
+    "evaluation": {"n_samples": 150},
+}
 PRESETS["paper"] = {
     **PRESETS["paper-gaussian"],
     "name": "paper",
@@ -179,6 +260,17 @@ PRESETS["paper"] = {
         "Gaussian", "AutoRegressive", "CAR", "GaussianProcess", "Harmonic", "NARMA",
         "PseudoPeriodic",
     ],
+}
+
+
+#: Presets that are experiments with their own runner, not grids: ``saliencylab bench --preset``
+#: dispatches them; :func:`load_config` refuses them with a pointer to the runner.
+EXPERIMENTS: dict[str, dict[str, Any]] = {
+    "certify": {"quick": True,
+                "description": "[CS] learned masks, completeness and soundness on digits and a "
+                               "synthetic series, quick settings (minutes)"},
+    "certify-full": {"quick": False,
+                     "description": "the same with the paper's 2000 mask steps"},
 }
 
 
@@ -209,8 +301,14 @@ def load_config(
         raw = loaded
     base: dict[str, Any] = {}
     if preset is not None:
+        if preset in EXPERIMENTS:
+            quick = EXPERIMENTS[preset]["quick"]
+            raise ConfigError(f"preset {preset!r} is an experiment, not a grid: run it with "
+                              f"`saliencylab bench --preset {preset}` or "
+                              f"saliencylab.experiments.certify.run_certify(run_dir, "
+                              f"quick={quick})")
         if preset not in PRESETS:
-            raise UnknownNameError("preset", preset, PRESETS)
+            raise UnknownNameError("preset", preset, [*PRESETS, *EXPERIMENTS])
         base = dict(PRESETS[preset])
     elif path is None:
         base = dict(PRESETS["quick"])

@@ -28,7 +28,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from saliencylab.bench.cells import EvalTask, TrainTask, run_eval_cell, run_train_cell
+from saliencylab.bench.cells import (
+    UCR_PROCESS,
+    EvalTask,
+    TrainTask,
+    run_eval_cell,
+    run_train_cell,
+)
 from saliencylab.bench.config import GridConfig, dump_config
 from saliencylab.bench.executors import make_executor
 from saliencylab.bench.store import ResultStore
@@ -36,16 +42,19 @@ from saliencylab.train import write_checkpoint
 
 
 def train_tasks(grid: GridConfig) -> list[TrainTask]:
-    """Every model the grid trains, in a stable order."""
+    """Every model the grid trains, in a stable order: synthetic designs x processes, then the
+    UCR datasets (``process`` = ``"UCR"``, the ``data`` overrides do not apply to them)."""
+    sources = [(design, process, dict(grid.data)) for design in grid.datasets
+               for process in grid.processes]
+    sources += [(name, UCR_PROCESS, {}) for name in grid.ucr]
     return [
         TrainTask(
-            dataset=design, process=process, model=model, training=training, seed=seed,
-            data=dict(grid.data), model_kwargs=dict(grid.model_kwargs.get(model, {})),
+            dataset=dataset, process=process, model=model, training=training, seed=seed,
+            data=data, model_kwargs=dict(grid.model_kwargs.get(model, {})),
             train=grid.train.model_dump(),
-            sgt=grid.sgt.for_dataset(design) if training == "saliency_guided" else {},
+            sgt=grid.sgt.for_dataset(dataset) if training == "saliency_guided" else {},
         )
-        for design in grid.datasets
-        for process in grid.processes
+        for dataset, process, data in sources
         for model in grid.models
         for training in grid.training
         for seed in grid.seeds
@@ -53,15 +62,17 @@ def train_tasks(grid: GridConfig) -> list[TrainTask]:
 
 
 def eval_tasks(grid: GridConfig, trained: list[TrainTask]) -> list[EvalTask]:
-    """Every (model, method[, TSR]) pair of the grid."""
+    """Every (model, method[, TSR]) pair of the grid, each with the grid's quality metrics."""
     evaluation = grid.evaluation.model_dump()
+    metrics = tuple(grid.quality_metrics())
+    metric_params = dict(grid.metric_params) if metrics else {}
     tasks = []
     for train in trained:
         for method in grid.all_methods():
             params = dict(grid.method_params.get(method, {}))
-            tasks.append(EvalTask(train, method, False, params, evaluation))
-            if method in grid.tsr:
-                tasks.append(EvalTask(train, method, True, params, evaluation))
+            for tsr in (False, True) if method in grid.tsr else (False,):
+                tasks.append(EvalTask(train, method, tsr, params, evaluation, metrics,
+                                      metric_params))
     return tasks
 
 

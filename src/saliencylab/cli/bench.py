@@ -13,7 +13,9 @@ results_app = typer.Typer(help="Read a run's results store.", no_args_is_help=Tr
 
 
 def bench(
-    preset: str = typer.Option(None, help="quick (default), paper-gaussian, paper, ..."),
+    preset: str = typer.Option(
+        None, help="grid: quick (default), vanishing, paper-gaussian, paper, quality; "
+        "experiment: certify, certify-full"),
     config: Path = typer.Option(None, help="grid YAML (may name `preset:` and override it)"),
     run_dir: Path = typer.Option(None, help="run directory (default runs/<grid name>)"),
     executor: str = typer.Option("local", help="local or ray"),
@@ -23,15 +25,21 @@ def bench(
     max_cells: int = typer.Option(None, min=1, help="stop after this many new cells"),
 ) -> None:
     """Run (or resume) a benchmark grid and write its report."""
-    from saliencylab.bench.config import load_config
+    from saliencylab.bench.config import EXPERIMENTS, load_config
     from saliencylab.bench.runner import run_grid
 
+    if preset in EXPERIMENTS:
+        _run_experiment(preset, run_dir)
+        return
     grid = load_config(config, preset)
     run_dir = run_dir or Path("runs") / grid.name
-    console.print(f"[bold]bench[/] {grid.name}: {len(grid.datasets)} designs x "
-                  f"{len(grid.processes)} processes x {len(grid.models)} models x "
+    data = f"{len(grid.datasets)} designs x {len(grid.processes)} processes"
+    if grid.ucr:
+        data = (data + " + " if grid.datasets else "") + f"{len(grid.ucr)} UCR datasets"
+    quality = f" x {len(grid.quality_metrics())} quality metrics" if grid.metrics else ""
+    console.print(f"[bold]bench[/] {grid.name}: {data} x {len(grid.models)} models x "
                   f"{len(grid.training)} trainings x {len(grid.all_methods())} methods "
-                  f"(+{len(grid.tsr)} TSR) x {len(grid.seeds)} seeds -> {run_dir}")
+                  f"(+{len(grid.tsr)} TSR) x {len(grid.seeds)} seeds{quality} -> {run_dir}")
     summary = run_grid(grid, run_dir, executor=executor, workers=workers, address=address,
                        max_cells=max_cells)
     console.print(f"cells: {summary.cells_run} run, {summary.cells_skipped} already finished, "
@@ -41,6 +49,18 @@ def bench(
 
         page = write_report(run_dir)
         console.print(f"report: [bold]{page}[/]")
+
+
+def _run_experiment(preset: str, run_dir: Path | None) -> None:
+    """Presets that are experiments with their own runner (the [CS] certification)."""
+    from saliencylab.bench.config import EXPERIMENTS
+    from saliencylab.experiments.certify import run_certify
+
+    run_dir = run_dir or Path("runs") / preset
+    quick = EXPERIMENTS[preset]["quick"]
+    console.print(f"[bold]bench[/] {preset}: {EXPERIMENTS[preset]['description']} -> {run_dir}")
+    page = run_certify(run_dir, quick=quick)
+    console.print(f"report: [bold]{page}[/]")
 
 
 def report_cmd(run_dir: Path = typer.Argument(..., help="a run directory of `bench`")) -> None:

@@ -7,7 +7,8 @@
 torch.Size([2, 4, 3])
 
 See :func:`explain`, :data:`METHODS` (names, families, defaults) and
-:mod:`saliencylab.explain.postprocess`.
+:mod:`saliencylab.explain.postprocess`; learned masks of [CS] in :func:`learn_masks`
+(``method="learned_mask"``).
 """
 
 from saliencylab.explain.api import (
@@ -19,6 +20,7 @@ from saliencylab.explain.api import (
 )
 from saliencylab.explain.baselines import permute_features, random_map
 from saliencylab.explain.lrp import lrp_epsilon
+from saliencylab.explain.masks import MaskResult, learn_masks
 from saliencylab.explain.postprocess import aggregate, maxabs, minmax, postprocess
 from saliencylab.explain.registry import METHODS, OBJ_PRESETS, MethodInfo, get_method, methods_for
 
@@ -26,12 +28,14 @@ __all__ = [
     "METHODS",
     "OBJ_PRESETS",
     "Explanation",
+    "MaskResult",
     "MethodInfo",
     "aggregate",
     "attribute_fn",
     "detect_modality",
     "explain",
     "get_method",
+    "learn_masks",
     "lrp_epsilon",
     "maxabs",
     "methods_for",

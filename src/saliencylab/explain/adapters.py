@@ -536,4 +536,6 @@ ADAPTERS: dict[str, Adapter] = {
     "feature_ablation": Adapter(_feature_ablation),
     "feature_permutation": Adapter(_feature_permutation),
     "shapley_value_sampling": Adapter(_shapley),
+    "learned_mask": Adapter(_lazy("saliencylab.explain.masks", "run_learned_mask"),
+                            _lazy_prepare("saliencylab.explain.masks", "prepare_learned_mask")),
 }

@@ -193,6 +193,15 @@ METHODS: dict[str, MethodInfo] = {
             options=("feature_mask",), sampling=True, references=("TSB",),
         ),
         MethodInfo(
+            "learned_mask", "learned",
+            "Mask upsample(sigmoid(W)) learned against K distractors with TV and L1 penalties "
+            "(Adam lr 0.05, 2000 steps) [CS]; distractors= a pool (default: the explained batch)",
+            defaults={"steps": 2000, "lr": 0.05, "upsample": 1, "lambda_tv": 0.0,
+                      "lambda_l1": 1e-3, "n_distractors": 10, "shared_across_features": False},
+            options=("distractors",), applies_to=("time_series", "image"), sampling=True,
+            references=("CS",),
+        ),
+        MethodInfo(
             "random", "random",
             "Uniform U[0,1) map of the input's shape drawn from the seed (control)",
             sampling=True,

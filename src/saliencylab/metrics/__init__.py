@@ -6,6 +6,8 @@ Ground-truth evaluation of [TSB] Ismail et al., NeurIPS 2020 lives in
 (sanity, faithfulness, inter-class sensitivity, robustness, stability) are in
 :mod:`saliencylab.metrics.quality`, normalisation and metric correlations in
 :mod:`saliencylab.metrics.normalize`, names and orientation in :mod:`saliencylab.metrics.registry`.
+Completeness, soundness, the deletion / insertion games and the Saliency Metric of [CS] Gupta et
+al., NeurIPS 2022 are in :mod:`saliencylab.metrics.certification`.
 """
 
 from saliencylab.metrics.aggregate import (
@@ -14,6 +16,20 @@ from saliencylab.metrics.aggregate import (
     mean_se,
     mean_se_along,
     trapezoid,
+)
+from saliencylab.metrics.certification import (
+    CertificationResult,
+    GameResult,
+    certify,
+    certify_masks,
+    completeness,
+    deletion_curve,
+    deletion_game,
+    insertion_curve,
+    insertion_game,
+    saliency_metric,
+    soundness,
+    tune_saliency_threshold,
 )
 from saliencylab.metrics.groundtruth import (
     DEFAULT_FRACTIONS,
@@ -81,4 +97,18 @@ __all__ += [
     "ssim",
     "stability",
     "zscore",
+]
+__all__ += [
+    "CertificationResult",
+    "GameResult",
+    "certify",
+    "certify_masks",
+    "completeness",
+    "deletion_curve",
+    "deletion_game",
+    "insertion_curve",
+    "insertion_game",
+    "saliency_metric",
+    "soundness",
+    "tune_saliency_threshold",
 ]

@@ -3,7 +3,8 @@
 The page holds what was measured, the model accuracies, the Diff(AUP) / Diff(AUR) table in the
 layout of [TSB] / [SGT] Table 2 (rows = model per dataset, columns = method x training),
 accuracy-drop curves against random, AUP / AUR distributions by model and by method, example maps
-next to the ground truth, and measured checks of the papers' claims.
+next to the ground truth, measured checks of the papers' claims and, when the run computed them,
+the quality metrics of [OBJ] / [CS] (:mod:`saliencylab.report.quality`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from saliencylab.bench.store import ResultStore
 from saliencylab.errors import SaliencyLabError
 from saliencylab.report import plots
 from saliencylab.report.findings import findings
+from saliencylab.report.quality import quality_section
 from saliencylab.report.tables import diff_table, eval_table, train_table, with_diffs
 
 _CSS = """
@@ -63,19 +65,25 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
         raise SaliencyLabError(f"{run_dir} holds no results.sqlite: run `saliencylab bench` first")
     grid_file = run_dir / "grid.yaml"
     grid = yaml.safe_load(grid_file.read_text()) if grid_file.is_file() else {}
-    random_method = random_method or grid.get("random_baseline", "random")
+    random_method = random_method or grid.get("random_baseline") or "random"
     out = run_dir / "report"
     out.mkdir(exist_ok=True)
     store = ResultStore(db)
     trains = train_table(store)
-    evals = with_diffs(eval_table(store), random_method)
+    evals = eval_table(store)
+    if "process" in evals:  # UCR data has no ground truth: its eval cells are quality-only
+        evals = evals[evals["process"] != "UCR"].reset_index(drop=True)
+    evals = with_diffs(evals, random_method)
     cells = store.cells_frame()
+    quality = quality_section(store, out)
+    # A run with quality metrics only (UCR data, `saliencylab evaluate`) has no [TSB] part.
+    groundtruth = "aup" in evals or not quality
 
     parts = [f"<h1>saliencylab benchmark — {html.escape(str(grid.get('name', run_dir.name)))}</h1>",
              f"<p class='sub'>{time.strftime('%Y-%m-%d %H:%M')} · {len(cells)} cells · "
              f"{cells['duration'].sum():.0f} s of cell time · run directory "
              f"<code>{html.escape(str(run_dir))}</code></p>"]
-    parts.append("<h2>What was measured</h2><p>Each model is trained on the training split, "
+    measured = ("<h2>What was measured</h2><p>Each model is trained on the training split, "
                  "selected on the validation split, and explained on test samples with the "
                  "target = true label. Maps are post-processed as in [TSB] (absolute value, "
                  "per-sample min-max). The top cells by cumulative saliency mass at d = 0…100 % "
@@ -83,8 +91,10 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
                  "trapezoids of weighted precision / recall over d = 0.1…0.9 (at most 0.8). "
                  "Diff(AUP) = AUP(method) − AUP(" + html.escape(random_method) + ") of the same "
                  "model. Models under 90 % test accuracy are marked; [TSB] excludes them.</p>")
+    if groundtruth:
+        parts.append(measured)
 
-    facts = findings(evals)
+    facts = findings(evals) if "aup" in evals else []
     if facts:
         css = {"agrees": "ok", "disagrees": "no"}
         items = "".join(
@@ -94,9 +104,11 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
 
     parts.append("<h2>Models</h2>" + _fmt_table(trains))
     for metric, title in (("diff_aup", "Diff(AUP)"), ("diff_aur", "Diff(AUR)")):
+        if not groundtruth:
+            break
         parts.append(f"<h2>{title} against {html.escape(random_method)}</h2>"
                      + _fmt_table(diff_table(evals, metric, random_method), signed=True))
-    if not evals.empty:
+    if not evals.empty and "aup" in evals:  # eval cells of UCR data hold quality rows only
         summary = evals.groupby(["model", "method", "training"])[["aup", "aur", "aupr",
                                                                   "accuracy_auc"]].mean()
         parts.append("<h2>AUP, AUR, AUPR and accuracy-drop AUC (mean over datasets)</h2>"
@@ -111,6 +123,8 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
         if examples:
             plots.example_maps(examples, out / "examples.png")
             parts.append("<h2>Example saliency maps</h2><img src='examples.png'>")
+
+    parts.append(quality)
 
     page = out / "index.html"
     page.write_text("<!doctype html><html><head><meta charset='utf-8'><title>saliencylab "
