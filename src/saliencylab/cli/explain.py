@@ -96,6 +96,10 @@ def explain_cmd(
     postprocess: str = typer.Option("tsb", help="comma-separated steps; 'none' for raw maps"),
     param: list[str] = typer.Option(None, "--param", "-p", help="method parameter name=value"),
     plots: bool = typer.Option(True, help="write one PNG per sample"),
+    tv: float = typer.Option(None, min=0.0, help="learned_mask: lambda_TV (TV penalty) [CS]"),
+    upsample: int = typer.Option(None, min=1, help="learned_mask: mask resolution 1/s [CS]"),
+    mask_steps: int = typer.Option(None, "--steps", min=1,
+                                   help="learned_mask: optimisation steps"),
 ) -> None:
     """Explain N samples of CHECKPOINT's own dataset; write attributions.npz and PNGs."""
     import matplotlib
@@ -115,6 +119,10 @@ def explain_cmd(
     if target not in ("label", "pred"):
         raise ConfigError(f"--target must be 'label' or 'pred', got {target!r}")
     params = _parse_params(param)
+    shortcuts = {"lambda_tv": tv, "upsample": upsample, "steps": mask_steps}
+    if any(v is not None for v in shortcuts.values()) and method != "learned_mask":
+        raise ConfigError("--tv, --upsample and --steps apply to --method learned_mask only")
+    params.update({k: v for k, v in shortcuts.items() if v is not None})
     steps = None if postprocess.strip().lower() == "none" else [
         s.strip() for s in postprocess.split(",") if s.strip()
     ]
