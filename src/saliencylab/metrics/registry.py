@@ -26,6 +26,7 @@ from typing import Any, Literal
 from saliencylab.errors import ConfigError, UnknownNameError
 from saliencylab.metrics.faithfulness import faithfulness
 from saliencylab.metrics.groundtruth import evaluate_groundtruth
+from saliencylab.metrics.localization import localization_score
 from saliencylab.metrics.robustness import robustness
 from saliencylab.metrics.sanity import sanity
 from saliencylab.metrics.sensitivity import inter_class_sensitivity
@@ -124,6 +125,10 @@ for _info in (
                "area under accuracy (%) when the top-mass cells are replaced by background; "
                "a faster drop (lower) is better", summary_key="accuracy_auc",
                references=("TSB",)),
+    MetricInfo("localization", localization_score, "localization", True, "segmentation",
+               "mean range-based recall [TAT] of the labelled segments by the steps whose max "
+               "channel |relevance| exceeds 0.5 max (NaN for samples without segments)",
+               references=("OBJ", "TAT")),
 ):
     register_metric(_info)
 del _info

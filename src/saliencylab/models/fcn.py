@@ -66,7 +66,9 @@ class FCNClassifier(TimeSeriesClassifier):
         filters: output channels of the conv blocks (reference {16, 32, 32, 16}).
         kernel_sizes: kernel of each block (reference {7, 5, 3, 3}); no padding, so the feature
             map has ``T - sum(k - 1)`` steps (T - 14 for the reference).
-        pooling: global pooling of the class map: "max" (reference) or "avg".
+        pooling: global pooling of the class map: "max" ([OBJ]) or "avg" (the FCN of Wang et
+            al. 2017). On GunPoint "avg" generalises clearly better (99.5 % vs 93.2 % mean test
+            accuracy over five seeds, docs/quality.md).
 
     The output is the 1×1 projection ("class activation map", ``(B, C, T')``) pooled over time:
     :meth:`class_map` returns it before pooling.
