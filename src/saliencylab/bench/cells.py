@@ -185,9 +185,11 @@ def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
     x, y = data.test.x[:n], data.test.y[:n]
     box = None if data.test.mask is None else data.test.mask[:n]
 
+    device = next(model.parameters()).device  # x stays on the CPU for the examples file
+    xd, yd = x.to(device), y.to(device)
     t0 = time.perf_counter()
     with blas_threads():
-        explanation = explain(model, x, y, method=task.method, seed=task.train.seed,
+        explanation = explain(model, xd, yd, method=task.method, seed=task.train.seed,
                               postprocess="tsb", tsr=True if task.tsr else None,
                               **task.method_params)
     saliency = explanation.attributions.detach().cpu()
@@ -198,7 +200,7 @@ def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
     if box is not None:
         t0 = time.perf_counter()
         result = evaluate_groundtruth(
-            model, x, y, box, saliency, data.background,
+            model, xd, yd, box.to(device), saliency.to(device), data.background,
             shared_background=task.evaluation.get("shared_background", False),
             generator=make_generator(task.train.seed + 7919),
             batch_size=task.evaluation.get("batch_size", 256),

@@ -257,8 +257,14 @@ def quality_section(store: ResultStore, out_dir: str | Path) -> str:
              "under uniform input noise; stability = −mean DTW distance to same-class maps; "
              "completeness / soundness / deletion / insertion: [CS] gray-fill curves.</p>"]
     metrics = _metric_order(frame)
-    means = frame.pivot_table(index=ENTRY, columns="metric", values="value", aggfunc="mean")
+    cells = frame.assign(text=[f"{v:.3f}" + ("" if not np.isfinite(se) else f" ± {se:.3f}")
+                               for v, se in zip(frame["value"], frame["se"], strict=True)])
+    means = cells.pivot_table(index=ENTRY, columns="metric", values="text", aggfunc="first")
     means = means.reindex(columns=metrics).reset_index()
+    rank = {m: i for i, m in enumerate(_method_order(frame))}
+    means = means.sort_values(["model", "dataset", "method"],
+                              key=lambda c: c.map(rank) if c.name == "method" else c)
+    means = means.fillna("–")
     means.columns = [_label(c, orient) for c in means.columns]
     parts.append(_table(means))
 
