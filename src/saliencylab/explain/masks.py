@@ -178,8 +178,14 @@ def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
     return p.device if p is not None else fallback
 
 
-def _targets_2d(targets: Any, n: int, device: torch.device) -> tuple[Tensor, bool]:
-    """``(B, L)`` long labels and whether the caller gave a label axis."""
+def targets_2d(targets: Any, n: int, device: torch.device) -> tuple[Tensor, bool]:
+    """``(n, L)`` long labels from an int, ``(n,)`` or ``(n, L)`` class indices, and whether
+    the caller gave a label axis. Shared with :mod:`saliencylab.metrics.certification`.
+
+    >>> labels, label_axis = targets_2d(1, 3, torch.device("cpu"))
+    >>> labels.tolist(), label_axis
+    ([[1], [1], [1]], False)
+    """
     if isinstance(targets, bool):
         raise ConfigError(f"targets must be class indices, got {targets!r}")
     if isinstance(targets, int):
@@ -298,7 +304,7 @@ def learn_masks(
     if inputs.device != device:
         raise ConfigError(f"the model is on {device} but the inputs are on {inputs.device}")
     n = inputs.shape[0]
-    labels, several = _targets_2d(targets, n, device)
+    labels, several = targets_2d(targets, n, device)
     n_labels = labels.shape[1]
     if sample_ids is None:
         sample_ids = torch.arange(n, device=device)

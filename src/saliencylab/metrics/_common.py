@@ -149,6 +149,31 @@ def check_labels(y: Tensor, n_classes: int) -> None:
                          f"{n_classes} logits), got {int(y[bad][0])}")
 
 
+def check_reexplain_args(
+    x: Tensor, y: Tensor, attributions: Tensor | None, explain_fn: Any,
+    batch_size: int | None, metric: str,
+) -> ExplainFn:
+    """The argument checks every metric that re-explains inputs starts with; returns
+    ``explain_fn`` (``metric`` names the metric in the error)."""
+    check_inputs(x, y, attributions, need_attributions=False)
+    explain_fn = check_explain_fn(explain_fn, metric)
+    check_batch_size(batch_size)
+    return explain_fn
+
+
+def reference_maps(
+    explain_fn: ExplainFn, model: nn.Module, x: Tensor, y: Tensor,
+    attributions: Tensor | None, batch_size: int | None, where: str,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(x, y, M(x))`` on the model's device, ``y`` as long; the maps are ``attributions``
+    when given, else explained here (``where`` names that call in errors)."""
+    device = model_device(model)
+    x, y = x.detach().to(device), y.to(device).long()
+    if attributions is None:
+        attributions = explain_chunked(explain_fn, model, x, y, batch_size, where)
+    return x, y, attributions.detach().to(device)
+
+
 def explain_chunked(
     explain_fn: ExplainFn, model: nn.Module, x: Tensor, target: Tensor,
     batch_size: int | None, where: str,

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, InvalidDataError, ShapeError
+from saliencylab.explain.masks import targets_2d
 from saliencylab.utils import check_finite, chunks, make_generator
 
 __all__ = [
@@ -105,22 +106,6 @@ def _check_inputs(inputs: Any) -> Tensor:
     return inputs.detach()
 
 
-def _labels(targets: Any, n: int, device: torch.device) -> tuple[Tensor, bool]:
-    """``(B, L)`` long labels and whether the caller gave a label axis."""
-    if isinstance(targets, bool):
-        raise ConfigError(f"targets must be class indices, got {targets!r}")
-    t = torch.as_tensor(targets, device=device)
-    if t.is_floating_point() or t.dtype == torch.bool:
-        raise ConfigError(f"targets must hold integer class indices, got dtype {t.dtype}")
-    if t.dim() == 0:
-        return t.long().expand(n).reshape(n, 1).clone(), False
-    if t.dim() == 1 and t.shape[0] == n:
-        return t.long().reshape(n, 1), False
-    if t.dim() == 2 and t.shape[0] == n and t.shape[1] >= 1:
-        return t.long(), True
-    raise ShapeError(f"targets must be an int, ({n},) or ({n}, n_labels); got {tuple(t.shape)}")
-
-
 def _canonical_maps(inputs: Tensor, maps: Any, n_labels: int, label_axis: bool) -> Tensor:
     """Maps as ``(B, L, *S')`` with ``S'`` broadcastable to the input's ``S``."""
     if not isinstance(maps, Tensor):
@@ -163,6 +148,17 @@ def _check_batch_size(batch_size: int | None) -> None:
         raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
 
 
+def _inputs_and_labels(
+    model: nn.Module, inputs: Any, targets: Any, batch_size: int | None
+) -> tuple[Tensor, Tensor, bool]:
+    """The checks that open every scoring call: ``(inputs, (B, L) labels, label_axis)``."""
+    inputs = _check_inputs(inputs)
+    _check_batch_size(batch_size)
+    device = _device(model, inputs)
+    labels, label_axis = targets_2d(targets, inputs.shape[0], device)
+    return inputs, labels, label_axis
+
+
 # ------------------------------------------------------------------------------------------------
 # Probabilities of many masked inputs, built chunk by chunk
 
@@ -177,10 +173,7 @@ def class_probability(
     >>> class_probability(net, torch.rand(3, 2, 2), torch.tensor([0, 1, 1])).shape
     torch.Size([3])
     """
-    inputs = _check_inputs(inputs)
-    _check_batch_size(batch_size)
-    device = _device(model, inputs)
-    labels, label_axis = _labels(targets, inputs.shape[0], device)
+    inputs, labels, label_axis = _inputs_and_labels(model, inputs, targets, batch_size)
     with _eval(model):
         logp = torch.cat([torch.log_softmax(model(inputs[sl]), -1)
                           for sl in chunks(inputs.shape[0], batch_size)])
@@ -287,10 +280,7 @@ def _curve(
     n_distractors: int, generator: torch.Generator | None, seed: int, batch_size: int | None,
     insertion: bool,
 ) -> Tensor:
-    inputs = _check_inputs(inputs)
-    _check_batch_size(batch_size)
-    device = _device(model, inputs)
-    labels, label_axis = _labels(targets, inputs.shape[0], device)
+    inputs, labels, label_axis = _inputs_and_labels(model, inputs, targets, batch_size)
     m = _canonical_maps(inputs, maps, labels.shape[1], label_axis)
     f = _fractions(fractions)
     b, n_labels = m.shape[:2]
@@ -466,7 +456,7 @@ def certify(
     inputs = _check_inputs(inputs)
     if labels is None:
         labels = top_labels(model, inputs, 2, batch_size=batch_size)
-    lab, _ = _labels(labels, inputs.shape[0], inputs.device)
+    lab, _ = targets_2d(labels, inputs.shape[0], inputs.device)
     curves = insertion_curve(model, inputs, maps, lab, fractions=fractions, fill=fill,
                              n_distractors=n_distractors, generator=generator, seed=seed,
                              batch_size=batch_size)
@@ -500,10 +490,7 @@ def masked_probability(
     >>> torch.allclose(full, class_probability(net, x, 1))
     True
     """
-    inputs = _check_inputs(inputs)
-    _check_batch_size(batch_size)
-    device = _device(model, inputs)
-    lab, label_axis = _labels(targets, inputs.shape[0], device)
+    inputs, lab, label_axis = _inputs_and_labels(model, inputs, targets, batch_size)
     m = _canonical_maps(inputs, masks, lab.shape[1], label_axis)
     if (m < 0).any() or (m > 1).any():
         raise InvalidDataError(f"masks must take values in [0, 1], got values in "
@@ -531,7 +518,7 @@ def certify_masks(
     curve's mean (the definition the theory of SPEC.md section 8 speaks about).
     """
     inputs = _check_inputs(inputs)
-    lab, _ = _labels(labels, inputs.shape[0], inputs.device)
+    lab, _ = targets_2d(labels, inputs.shape[0], inputs.device)
     p = masked_probability(model, inputs, masks, lab, fill=fill, n_distractors=n_distractors,
                            generator=generator, seed=seed, batch_size=batch_size)
     clean = class_probability(model, inputs, lab, batch_size=batch_size)
@@ -715,7 +702,7 @@ def _sm_setup(model, inputs, maps, targets, region, batch_size):
         raise ShapeError(f"the saliency metric needs images (B, C, H, W) or series (B, T, F), "
                          f"got {tuple(inputs.shape)}")
     device = _device(model, inputs)
-    lab, label_axis = _labels(targets, inputs.shape[0], device)
+    lab, label_axis = targets_2d(targets, inputs.shape[0], device)
     if label_axis:
         raise ShapeError("the saliency metric scores one map per sample: targets must be (B,)")
     if region is None:

@@ -35,8 +35,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ import torch
 from torch import nn
 
 from saliencylab.errors import ConfigError, InvalidDataError, ShapeError, UnknownNameError
+from saliencylab.metrics._common import model_device
 from saliencylab.metrics.aggregate import mean_se_along, trapezoid
 from saliencylab.utils import check_finite, chunks, make_generator
 
@@ -132,14 +134,6 @@ def _as_box(box_mask: torch.Tensor, saliency: torch.Tensor) -> torch.Tensor:
         raise InvalidDataError(f"box_mask must be boolean (or 0/1 integers), got dtype "
                                f"{box_mask.dtype}")
     return box_mask.bool()
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return torch.device("cpu")
 
 
 def _resolve_generator(generator: torch.Generator | int | None) -> torch.Generator:
@@ -288,6 +282,18 @@ def _quirk_flags(reference_quirks: bool, shared_background: bool | None,
             "full_mask_at_one": pick(full_mask_at_one)}
 
 
+@contextlib.contextmanager
+def _eval_without_grad(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no gradients for a block; ``model.train(was_training)`` afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def _masked_correct(
     model: nn.Module,
     x: torch.Tensor,
@@ -404,18 +410,13 @@ def masked_accuracy(
     _check_inputs(x, y, saliency)
     f = _as_fractions(fractions)
     flags = _quirk_flags(reference_quirks, shared_background, stop_at_zero, full_mask_at_one)
-    device = _model_device(model)
+    device = model_device(model)
     gen = _resolve_generator(generator)
     xd, yd = x.detach().to(device), y.to(device)
     ranking = _MassRanking(saliency.detach().to(device), f, rtol)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            correct, _ = _masked_correct(model, xd, yd, ranking, f, background, gen, batch_size,
-                                         **flags)
-    finally:
-        model.train(was_training)
+    with _eval_without_grad(model):
+        correct, _ = _masked_correct(model, xd, yd, ranking, f, background, gen, batch_size,
+                                     **flags)
     return correct.to(x.device)
 
 
@@ -739,20 +740,15 @@ def evaluate_groundtruth(
     box = _as_box(box_mask, saliency)
     f = _as_fractions(fractions)
     flags = _quirk_flags(reference_quirks, shared_background, stop_at_zero, full_mask_at_one)
-    device = _model_device(model)
+    device = model_device(model)
     gen = _resolve_generator(generator)
     xd, yd = x.detach().to(device), y.to(device)
     sd, bd = saliency.detach().to(device), box.to(device)
     ranking = _MassRanking(sd, f, rtol)
 
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            correct, clean = _masked_correct(model, xd, yd, ranking, f, background, gen,
-                                             batch_size, **flags)
-    finally:
-        model.train(was_training)
+    with _eval_without_grad(model):
+        correct, clean = _masked_correct(model, xd, yd, ranking, f, background, gen,
+                                         batch_size, **flags)
 
     cell = ranking.cell_precision_recall(bd).to("cpu")
     time_pr = feature_pr = None

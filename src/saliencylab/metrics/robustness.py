@@ -37,11 +37,9 @@ from saliencylab.errors import ConfigError, ShapeError
 from saliencylab.metrics._common import (
     ExplainFn,
     GeneratorLike,
-    check_batch_size,
-    check_explain_fn,
-    check_inputs,
+    check_reexplain_args,
     explain_chunked,
-    model_device,
+    reference_maps,
     resolve_generator,
 )
 from saliencylab.utils import check_finite, chunks
@@ -115,20 +113,14 @@ def robustness(
     Returns:
         ``(N,)`` float tensor on the CPU, ``<= 0``; higher is better.
     """
-    check_inputs(x, y, attributions, need_attributions=False)
-    explain_fn = check_explain_fn(explain_fn, "robustness")
-    check_batch_size(batch_size)
+    explain_fn = check_reexplain_args(x, y, attributions, explain_fn, batch_size, "robustness")
     if not radius >= 0:
         raise ConfigError(f"radius must be >= 0, got {radius!r}")
     if isinstance(n_perturbations, bool) or not isinstance(n_perturbations, int) or \
             n_perturbations < 1:
         raise ConfigError(f"n_perturbations must be a positive int, got {n_perturbations!r}")
     gen = resolve_generator(generator)
-    device = model_device(model)
-    x, y = x.detach().to(device), y.to(device).long()
-    if attributions is None:
-        attributions = explain_chunked(explain_fn, model, x, y, batch_size, "unperturbed")
-    ref = attributions.detach().to(device)
+    x, y, ref = reference_maps(explain_fn, model, x, y, attributions, batch_size, "unperturbed")
     n, k = x.shape[0], n_perturbations
     per_chunk = None if batch_size is None else max(1, batch_size // k)
     out = []

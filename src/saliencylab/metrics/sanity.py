@@ -49,11 +49,9 @@ from saliencylab.errors import ConfigError, NotApplicableError
 from saliencylab.metrics._common import (
     ExplainFn,
     GeneratorLike,
-    check_batch_size,
-    check_explain_fn,
-    check_inputs,
+    check_reexplain_args,
     explain_chunked,
-    model_device,
+    reference_maps,
     resolve_generator,
 )
 from saliencylab.metrics.ssim import ssim
@@ -212,20 +210,14 @@ def sanity_curve(
     Returns:
         A :class:`SanityResult`; ``.scores()`` is the sanity metric.
     """
-    check_inputs(x, y, attributions, need_attributions=False)
-    explain_fn = check_explain_fn(explain_fn, "sanity")
-    check_batch_size(batch_size)
+    explain_fn = check_reexplain_args(x, y, attributions, explain_fn, batch_size, "sanity")
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
     if max_layers is not None and (isinstance(max_layers, bool) or not isinstance(max_layers, int)
                                    or max_layers < 1):
         raise ConfigError(f"max_layers must be a positive int or None, got {max_layers!r}")
     gen = resolve_generator(generator)
-    device = model_device(model)
-    x, y = x.detach().to(device), y.to(device).long()
-    if attributions is None:
-        attributions = explain_chunked(explain_fn, model, x, y, batch_size, "trained model")
-    ref = attributions.detach().to(device)
+    x, y, ref = reference_maps(explain_fn, model, x, y, attributions, batch_size, "trained model")
 
     names = [n for n, _ in randomizable_layers(model, include_norm)][::-1]
     if not names:

@@ -139,7 +139,7 @@ def metric_method_heatmaps(frame: pd.DataFrame, path: Path) -> Path:
     """One panel per (model, dataset): metrics x methods, coloured by the z-score of each metric
     across the methods of the panel (green = better), annotated with the raw means."""
     orient = _orientation()
-    groups = list(frame.groupby(["model", "dataset"], sort=False))
+    groups = list(frame.groupby(["model", "dataset"]))
     metrics = _metric_order(frame)
     n = len(groups)
     ncols = 1 if n == 1 else 2
