@@ -100,6 +100,7 @@ def seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
 
 # Salts that keep the random streams of different purposes apart.
 SALT_BASELINE, SALT_DISTRIBUTION, SALT_NOISE, SALT_LIME, SALT_PERM, SALT_SHAPLEY = range(1, 7)
+SALT_KERNEL_SHAP = SALT_LIME + 100
 
 
 # ------------------------------------------------------------------------------------------------
@@ -397,7 +398,7 @@ def _interpretable(ctx, x, target, extra, rows, cls_name: str) -> Tensor:
         salt = SALT_LIME
     else:
         explainer = ca.KernelShap(ctx.forward)
-        salt = SALT_LIME + 100
+        salt = SALT_KERNEL_SHAP
     mask = feature_mask_param(ctx, x, p["n_segments"])
     base = _perturbation_baseline(ctx, x, rows)
     out = []
@@ -415,12 +416,36 @@ def _interpretable(ctx, x, target, extra, rows, cls_name: str) -> Tensor:
     return torch.cat(out)
 
 
+# LIME and KernelSHAP: ``implementation="batched"`` (default) runs Captum's algorithm batched
+# over samples x perturbations (saliencylab.explain.surrogate); "captum" calls Captum per sample.
+
+
 def _lime(ctx, x, target, extra, rows):
+    from saliencylab.explain import surrogate
+
+    if surrogate.validate_params(ctx.params, "lime") == "batched":
+        return surrogate.run_lime(ctx, x, target, extra, rows)
     return _interpretable(ctx, x, target, extra, rows, "Lime")
 
 
 def _kernel_shap(ctx, x, target, extra, rows):
+    from saliencylab.explain import surrogate
+
+    if surrogate.validate_params(ctx.params, "kernel_shap") == "batched":
+        return surrogate.run_kernel_shap(ctx, x, target, extra, rows)
     return _interpretable(ctx, x, target, extra, rows, "KernelShap")
+
+
+def _prepare_lime(ctx, x):  # fail before any work on a bad parameter
+    from saliencylab.explain.surrogate import validate_params
+
+    validate_params(ctx.params, "lime")
+
+
+def _prepare_kernel_shap(ctx, x):
+    from saliencylab.explain.surrogate import validate_params
+
+    validate_params(ctx.params, "kernel_shap")
 
 
 def _occlusion_windows(ctx: Context, x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -530,8 +555,8 @@ ADAPTERS: dict[str, Adapter] = {
                               _lazy_prepare("saliencylab.explain.gradcam", "prepare_gradcam")),
     "lrp": Adapter(_lazy("saliencylab.explain.lrp", "run_lrp"),
                    _lazy_prepare("saliencylab.explain.lrp", "prepare_lrp")),
-    "lime": Adapter(_lime),
-    "kernel_shap": Adapter(_kernel_shap),
+    "lime": Adapter(_lime, _prepare_lime),
+    "kernel_shap": Adapter(_kernel_shap, _prepare_kernel_shap),
     "occlusion": Adapter(_occlusion),
     "feature_ablation": Adapter(_feature_ablation),
     "feature_permutation": Adapter(_feature_permutation),

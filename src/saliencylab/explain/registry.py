@@ -14,6 +14,10 @@ cheaply. The defaults are the settings of the papers in SPEC.md section 3:
   (cosine kernel width 5, 1000 samples, 50 time segments), KernelSHAP (1000 samples, 50 segments).
 - [CS] Gupta et al., NeurIPS 2022 -- Gradient ⊙ Input.
 
+LIME (Ribeiro et al., KDD 2016) and KernelSHAP (Lundberg & Lee, NeurIPS 2017) run Captum's
+algorithms batched over samples and perturbations (:mod:`saliencylab.explain.surrogate`);
+``implementation="captum"`` calls Captum's ``Lime`` / ``KernelShap`` one sample at a time.
+
 Every default can be overridden by a keyword argument of :func:`saliencylab.explain.explain`;
 :data:`OBJ_PRESETS` lists the [OBJ] variants as ready-made overrides.
 
@@ -149,19 +153,22 @@ METHODS: dict[str, MethodInfo] = {
         ),
         MethodInfo(
             "lime", "perturbation",
-            "LIME (Captum Lime): exponential cosine kernel width 5, 1000 samples, 50 time "
-            "segments [OBJ]",
+            "LIME: Captum Lime's algorithm batched over samples and perturbations "
+            "(implementation='captum': Captum itself); exponential cosine kernel width 5, Lasso "
+            "alpha 0.01, 1000 samples, 50 time segments [OBJ]",
             needs=("feature_groups",),
             defaults={"n_samples": 1000, "kernel_width": 5.0, "distance_mode": "cosine",
-                      "n_segments": 50, "baseline": "zero", "perturbations_per_eval": 50},
+                      "n_segments": 50, "baseline": "zero", "perturbations_per_eval": 50,
+                      "implementation": "batched"},
             options=("feature_mask",), sampling=True, references=("OBJ",),
         ),
         MethodInfo(
             "kernel_shap", "perturbation",
-            "KernelSHAP (Captum KernelShap): 1000 samples, 50 time segments [OBJ]",
+            "KernelSHAP: Captum KernelShap's algorithm batched over samples and perturbations "
+            "(implementation='captum': Captum itself); 1000 samples, 50 time segments [OBJ]",
             needs=("feature_groups",),
             defaults={"n_samples": 1000, "n_segments": 50, "baseline": "zero",
-                      "perturbations_per_eval": 50},
+                      "perturbations_per_eval": 50, "implementation": "batched"},
             options=("feature_mask",), sampling=True, references=("OBJ",),
         ),
         MethodInfo(
