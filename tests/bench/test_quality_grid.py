@@ -122,6 +122,10 @@ def test_quality_preset_is_the_obj_grid():
     grid.validate_names()
     assert grid.ucr == ["GunPoint"] and grid.datasets == []
     assert set(grid.models) == {"fcn", "tcn_obj"}
+    # the max-pooled [OBJ] FCN misses the 95 % gate on GunPoint; the preset trains Wang et al.'s
+    assert grid.model_kwargs["fcn"] == {"pooling": "avg"}
+    trains = {t.model: t for t in train_tasks(grid)}
+    assert trains["fcn"].model_kwargs == {"pooling": "avg"} and trains["tcn_obj"].model_kwargs == {}
     assert grid.all_methods() == OBJ_METHODS and len(OBJ_METHODS) == 9  # no random baseline
     assert grid.quality_metrics() == OBJ_METRICS and len(OBJ_METRICS) == 5
     for method, settings in OBJ_PRESETS.items():
