@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
+from saliencylab.runtime import tune_cpu_allocator
 from saliencylab.utils import make_generator, seed_everything, stable_hash
 
 if TYPE_CHECKING:  # torch is imported where used: configs and keys stay light
@@ -149,6 +150,7 @@ def run_train_cell(task: TrainTask) -> CellOutput:
     from saliencylab.models import build_model
     from saliencylab.train import TrainConfig, fit, make_checkpoint
 
+    tune_cpu_allocator()  # cells may run in pool or Ray workers: set it in each process
     start = time.perf_counter()
     data = _load_data(task)
     seed_everything(task.seed)
@@ -178,6 +180,7 @@ def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
     from saliencylab.utils import resolve_device
 
     task, checkpoint = job
+    tune_cpu_allocator()
     start = time.perf_counter()
     data = _load_data(task.train)
     model, _ = model_from_checkpoint(checkpoint, resolve_device("auto"))

@@ -29,7 +29,10 @@ def _global_options(
 ) -> None:
     import torch
 
+    from saliencylab.runtime import tune_cpu_allocator
+
     torch.set_num_threads(threads)
+    tune_cpu_allocator()
 
 
 # Command modules, in the order their commands appear in --help.
