@@ -89,6 +89,22 @@ def naive_tsr(attribute, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def call_costs(attribute, x: torch.Tensor, target: torch.Tensor, batch_size: int,
+               repeats: int = 200) -> tuple[float, float]:
+    """Seconds of one single-input ``attribute`` call, and per row of one full-batch call."""
+    one, t = x[:1], target[:1]
+    start = time.perf_counter()
+    for _ in range(repeats):
+        attribute(one, t)
+    single = (time.perf_counter() - start) / repeats
+    rows = one.expand(batch_size, -1, -1).clone()
+    rows_t = t.expand(batch_size)
+    attribute(rows, rows_t)
+    start = time.perf_counter()
+    attribute(rows, rows_t)
+    return single, (time.perf_counter() - start) / batch_size
+
+
 def timed(fn):
     """Result, wall seconds and process CPU seconds (the latter is less sensitive to other
     programs on a shared machine)."""
@@ -144,7 +160,7 @@ def main() -> None:
         f"{args.dtype}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     )
     head = f"{'method':<34}{'naive s':>9}{'fast s':>8}{'wall x':>8}{'cpu x':>8}{'calls':>14}"
-    print(head + f"{'max|diff|/max':>15}")
+    print(head + f"{'max|diff|/max':>15}{'one call':>10}{'per row':>9}{'bound':>8}")
     for name, (attribute, batch_size) in methods.items():
         # Warm-up both (oneDNN builds kernels per shape, the allocator grows its pools): the
         # naive loop only ever sees one-row inputs, the fast path its chunk shapes.
@@ -160,10 +176,14 @@ def main() -> None:
         )
         rel = float((fast - slow).abs().max() / slow.abs().max().clamp_min(1e-30))
         calls = f"{n_slow}->{counted.calls}"
+        one_call, per_row = call_costs(attribute, x, target, batch_size)
         print(
             f"{name:<34}{w_slow:>9.2f}{w_fast:>8.2f}{w_slow / w_fast:>7.1f}x"
             f"{c_slow / c_fast:>7.1f}x{calls:>14}{rel:>15.1e}"
+            f"{one_call * 1e3:>10.3f}{per_row * 1e3:>9.3f}{one_call / per_row:>7.1f}x"
         )
+    print("one call: ms per single-input attribute call; per row: ms per row inside one call of "
+          "batch_size rows; bound: their ratio, the most any batching can gain over the loop")
 
 
 if __name__ == "__main__":
