@@ -30,37 +30,15 @@ import torch
 from torch import nn
 
 from saliencylab.metrics import DEFAULT_FRACTIONS, evaluate_groundtruth, mass_top_mask
+from saliencylab.models import build_model
 
 N_TIME = N_FEATURES = 50
 
 
-class SmallTCN(nn.Module):
-    """Fallback when the model registry is missing: causal dilated Conv1d blocks, max over time."""
-
-    def __init__(self, n_features: int, channels=(5, 5, 50), kernel_size: int = 4):
-        super().__init__()
-        layers, in_ch = [], n_features
-        for level, out_ch in enumerate(channels):
-            dil = 2**level
-            layers += [nn.ConstantPad1d(((kernel_size - 1) * dil, 0), 0.0),
-                       nn.Conv1d(in_ch, out_ch, kernel_size, dilation=dil), nn.ReLU()]
-            in_ch = out_ch
-        self.net = nn.Sequential(*layers)
-        self.fc = nn.Linear(in_ch, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.net(x.transpose(1, 2)).amax(-1))
-
-
 def build_tcn(device: torch.device) -> tuple[nn.Module, str]:
     torch.manual_seed(0)
-    try:
-        from saliencylab.models import build_model
-
-        model, name = build_model("tcn", n_features=N_FEATURES, n_time=N_TIME), "registry tcn"
-    except (ImportError, AttributeError, KeyError):
-        model, name = SmallTCN(N_FEATURES), "fallback SmallTCN"
-    return model.to(device).eval(), name
+    model = build_model("tcn", n_features=N_FEATURES, n_time=N_TIME)
+    return model.to(device).eval(), "registry tcn"
 
 
 def train_quickly(model: nn.Module, steps: int, device: torch.device) -> float:

@@ -1,7 +1,7 @@
 """Speed of the [OBJ] quality metrics against Quantus (and Captum / per-sample loops), one run.
 
 Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series".
-Same model (the registry's [OBJ] FCN, or an FCN-like Conv1d fallback), same data (GunPoint test
+Same model (the registry's [OBJ] FCN), same data (GunPoint test
 split from aeon: 150 series x 150 steps x 1 channel; random data of that shape if aeon has no
 copy), same saliency method through the same ``explain`` call; each pair is timed back to back:
 
@@ -52,6 +52,7 @@ from saliencylab.metrics import (
     sanity,
     stability,
 )
+from saliencylab.models import build_model
 
 N_TIME, N_FEATURES = 150, 1
 
@@ -81,31 +82,9 @@ def load_data(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.T
     return xtr, ytr, xte.repeat(reps, 1, 1)[:n], yte.repeat(reps)[:n], source
 
 
-class FCNLike(nn.Module):
-    """Fallback: Conv1d blocks (16, 32, 32, 16; kernels 7, 5, 3, 3) + BN + ReLU, 1x1 to the
-    classes, max over time; takes (B, T, F)."""
-
-    def __init__(self, n_features: int, n_classes: int = 2):
-        super().__init__()
-        layers, c = [], n_features
-        for out, k in zip((16, 32, 32, 16), (7, 5, 3, 3), strict=True):
-            layers += [nn.Conv1d(c, out, k), nn.BatchNorm1d(out), nn.ReLU()]
-            c = out
-        self.blocks = nn.Sequential(*layers)
-        self.projection = nn.Conv1d(c, n_classes, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.projection(self.blocks(x.transpose(1, 2))).amax(-1)
-
-
 def build(device: torch.device) -> tuple[nn.Module, str]:
     torch.manual_seed(0)
-    try:
-        from saliencylab.models import build_model
-
-        return build_model("fcn", n_features=N_FEATURES, n_time=N_TIME).to(device), "registry fcn"
-    except Exception:  # noqa: BLE001
-        return FCNLike(N_FEATURES).to(device), "FCN-like fallback"
+    return build_model("fcn", n_features=N_FEATURES, n_time=N_TIME).to(device), "registry fcn"
 
 
 def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int) -> None:

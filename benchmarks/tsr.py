@@ -23,45 +23,17 @@ from captum.attr import IntegratedGradients, Saliency
 from torch import nn
 
 from saliencylab.explain.tsr import default_batch_size, temporal_saliency_rescaling
+from saliencylab.models import build_model
 
 N_TIME = N_FEATURES = 50
 warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
 
 
-class SmallTCN(nn.Module):
-    """Fallback when the model registry is missing: causal dilated Conv1d blocks, max over time."""
-
-    def __init__(self, n_features: int, channels=(5, 5, 50), kernel_size: int = 4):
-        super().__init__()
-        layers, in_ch = [], n_features
-        for level, out_ch in enumerate(channels):
-            dil = 2**level
-            layers += [
-                nn.ConstantPad1d(((kernel_size - 1) * dil, 0), 0.0),
-                nn.Conv1d(in_ch, out_ch, kernel_size, dilation=dil),
-                nn.ReLU(),
-            ]
-            in_ch = out_ch
-        self.net = nn.Sequential(*layers)
-        self.fc = nn.Linear(in_ch, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.net(x.transpose(1, 2)).amax(-1))
-
-
-def build_tcn(which: str = "registry") -> tuple[nn.Module, str]:
-    """The registry's reference TCN (channels 5, 5, 50; kernel 4) or, if asked for or if the
-    registry is missing, a small TCN defined here (channels 8, 8; kernel 3)."""
+def build_tcn() -> tuple[nn.Module, str]:
+    """The registry's reference TCN (channels 5, 5, 50; kernel 4), random weights."""
     torch.manual_seed(0)
-    if which == "registry":
-        try:
-            from saliencylab.models import build_model
-
-            model = build_model("tcn", n_features=N_FEATURES, n_time=N_TIME)
-            return model.eval(), "registry tcn (channels 5,5,50, kernel 4)"
-        except (ImportError, AttributeError, KeyError):
-            pass
-    return SmallTCN(N_FEATURES, (8, 8), 3).eval(), "small TCN (channels 8,8, kernel 3)"
+    model = build_model("tcn", n_features=N_FEATURES, n_time=N_TIME)
+    return model.eval(), "registry tcn (channels 5,5,50, kernel 4)"
 
 
 def naive_tsr(attribute, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -129,13 +101,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--model", choices=["registry", "small"], default="registry")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     dtype = getattr(torch, args.dtype)
-    model, model_name = build_tcn(args.model)
+    model, model_name = build_tcn()
     model = model.to(dtype)
     gen = torch.Generator().manual_seed(args.seed)
     x = torch.randn(args.samples, N_TIME, N_FEATURES, generator=gen, dtype=dtype)

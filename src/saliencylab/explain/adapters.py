@@ -420,32 +420,20 @@ def _interpretable(ctx, x, target, extra, rows, cls_name: str) -> Tensor:
 # over samples x perturbations (saliencylab.explain.surrogate); "captum" calls Captum per sample.
 
 
-def _lime(ctx, x, target, extra, rows):
-    from saliencylab.explain import surrogate
+def _surrogate_adapter(method: str, captum_cls: str) -> Adapter:
+    def prepare(ctx, x):  # fail before any work on a bad parameter
+        from saliencylab.explain.surrogate import validate_params
 
-    if surrogate.validate_params(ctx.params, "lime") == "batched":
-        return surrogate.run_lime(ctx, x, target, extra, rows)
-    return _interpretable(ctx, x, target, extra, rows, "Lime")
+        validate_params(ctx.params, method)
 
+    def run(ctx, x, target, extra, rows):
+        if ctx.params.get("implementation", "batched") == "captum":
+            return _interpretable(ctx, x, target, extra, rows, captum_cls)
+        from saliencylab.explain.surrogate import run_surrogate
 
-def _kernel_shap(ctx, x, target, extra, rows):
-    from saliencylab.explain import surrogate
+        return run_surrogate(ctx, x, target, extra, rows, method)
 
-    if surrogate.validate_params(ctx.params, "kernel_shap") == "batched":
-        return surrogate.run_kernel_shap(ctx, x, target, extra, rows)
-    return _interpretable(ctx, x, target, extra, rows, "KernelShap")
-
-
-def _prepare_lime(ctx, x):  # fail before any work on a bad parameter
-    from saliencylab.explain.surrogate import validate_params
-
-    validate_params(ctx.params, "lime")
-
-
-def _prepare_kernel_shap(ctx, x):
-    from saliencylab.explain.surrogate import validate_params
-
-    validate_params(ctx.params, "kernel_shap")
+    return Adapter(run, prepare)
 
 
 def _occlusion_windows(ctx: Context, x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -555,8 +543,8 @@ ADAPTERS: dict[str, Adapter] = {
                               _lazy_prepare("saliencylab.explain.gradcam", "prepare_gradcam")),
     "lrp": Adapter(_lazy("saliencylab.explain.lrp", "run_lrp"),
                    _lazy_prepare("saliencylab.explain.lrp", "prepare_lrp")),
-    "lime": Adapter(_lime, _prepare_lime),
-    "kernel_shap": Adapter(_kernel_shap, _prepare_kernel_shap),
+    "lime": _surrogate_adapter("lime", "Lime"),
+    "kernel_shap": _surrogate_adapter("kernel_shap", "KernelShap"),
     "occlusion": Adapter(_occlusion),
     "feature_ablation": Adapter(_feature_ablation),
     "feature_permutation": Adapter(_feature_permutation),

@@ -76,8 +76,7 @@ __all__ = [
     "interpretable_groups",
     "kernel_shap_masks",
     "lime_masks",
-    "run_kernel_shap",
-    "run_lime",
+    "run_surrogate",
     "validate_params",
     "weighted_lasso",
     "weighted_lstsq",
@@ -157,8 +156,8 @@ def kernel_shap_masks(seed: int, rows: Tensor, n_interp: int, n_samples: int) ->
     ks = torch.arange(1, m, dtype=torch.float64)
     probs = ((m - 1) / (ks * (m - ks))).float()
     n_rand = max(n_samples - 2, 0)
+    head = torch.stack([torch.ones(m, dtype=torch.bool), torch.zeros(m, dtype=torch.bool)])
     for g in row_generators(seed, rows, SALT_KERNEL_SHAP):
-        head = torch.stack([torch.ones(m, dtype=torch.bool), torch.zeros(m, dtype=torch.bool)])
         if n_rand == 0:
             out.append(head[:n_samples])
             continue
@@ -221,10 +220,14 @@ def _soft(v: Tensor, threshold: Tensor | float) -> Tensor:
 
 
 class _LassoProblem:
-    """The Lasso on the weighted Gram matrix: ``1/2 b'Gb - q'b + c/2 + alpha ||b||_1``."""
+    """The Lasso on the weighted Gram matrix: ``1/2 b'Gb - q'b + c/2 + alpha ||b||_1``;
+    ``lmax`` is the Gram matrix's largest eigenvalue (the gradient's Lipschitz constant)."""
 
-    def __init__(self, gram: Tensor, q: Tensor, c: Tensor, alpha: float):
-        self.gram, self.q, self.c, self.alpha = gram, q, c, alpha
+    def __init__(self, gram: Tensor, q: Tensor, c: Tensor, alpha: float, lmax: Tensor):
+        self.gram, self.q, self.c, self.alpha, self.lmax = gram, q, c, alpha, lmax
+
+    def subset(self, idx: Tensor) -> _LassoProblem:
+        return _LassoProblem(self.gram[idx], self.q[idx], self.c[idx], self.alpha, self.lmax[idx])
 
     def bmv(self, v: Tensor) -> Tensor:
         return (self.gram @ v[:, :, None]).squeeze(-1)
@@ -245,8 +248,7 @@ def _lasso_apg(pb: _LassoProblem, active: Tensor, tol: float, max_iter: int,
                check_every: int = 10) -> tuple[Tensor, Tensor]:
     """Accelerated proximal gradient with gradient-based adaptive restart (O'Donoghue & Candès
     2015); returns ``(coef, still active)``."""
-    q = pb.q
-    lmax = torch.linalg.eigvalsh(pb.gram)[:, -1]
+    q, lmax = pb.q, pb.lmax
     step = torch.where(lmax > 0, 1.0 / lmax.clamp_min(1e-300), torch.zeros_like(lmax))[:, None]
     thresh = pb.alpha * step
     beta = torch.zeros_like(q)
@@ -311,8 +313,8 @@ def weighted_lasso(
     gram = zw.transpose(1, 2) @ zc  # (b, M, M)
     q = (zw.transpose(1, 2) @ yc[:, :, None]).squeeze(-1)  # (b, M)
     c = (w * yc * yc).sum(1) / total  # (b,)
-    pb = _LassoProblem(gram, q, c, alpha)
     eig = torch.linalg.eigvalsh(gram)
+    pb = _LassoProblem(gram, q, c, alpha, eig[:, -1])
     singular = eig[:, 0] <= 1e-9 * eig[:, -1].clamp_min(1e-300)
     active = pb.gap(torch.zeros_like(q)) > tol * c
     beta = torch.zeros_like(q)
@@ -321,8 +323,7 @@ def weighted_lasso(
         todo = active & select
         if bool(todo.any()):
             idx = todo.nonzero().squeeze(1)
-            sub = _LassoProblem(gram[idx], q[idx], c[idx], alpha)
-            b_sub, left_sub = solver(sub, torch.ones(len(idx), dtype=torch.bool,
+            b_sub, left_sub = solver(pb.subset(idx), torch.ones(len(idx), dtype=torch.bool,
                                                      device=q.device), tol, max_iter)
             beta[idx], left[idx] = b_sub, left_sub
     if bool(left.any()):
@@ -384,10 +385,11 @@ def _fit_device(t: Tensor) -> torch.device:
     return torch.device("cpu") if t.device.type == "mps" else t.device  # MPS has no float64
 
 
-def _surrogate(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor,
-               method: str) -> Tensor:
+def run_surrogate(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor,
+                  method: str) -> Tensor:
+    """Adapter: ``method`` ("lime" or "kernel_shap") for one chunk, Captum's algorithm batched
+    (see the module doc). The parameters were checked once per call by :func:`validate_params`."""
     p = ctx.params
-    validate_params(p, method)
     mask = feature_mask_param(ctx, x, p["n_segments"])
     group, n_interp = interpretable_groups(mask, tuple(x.shape[1:]))
     base = _perturbation_baseline(ctx, x, rows)
@@ -406,15 +408,3 @@ def _surrogate(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tens
         coef, _ = weighted_lstsq(z, y, w)
     coef = coef.to(x.device, x.dtype)
     return coef[:, group.to(x.device)].view_as(x)
-
-
-def run_lime(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor) -> Tensor:
-    """Adapter: LIME for one chunk, Captum ``Lime``'s algorithm batched (see module doc)."""
-    return _surrogate(ctx, x, target, extra, rows, "lime")
-
-
-def run_kernel_shap(ctx: Context, x: Tensor, target: Tensor, extra: tuple,
-                    rows: Tensor) -> Tensor:
-    """Adapter: KernelSHAP for one chunk, Captum ``KernelShap``'s algorithm batched."""
-    return _surrogate(ctx, x, target, extra, rows, "kernel_shap")
-
