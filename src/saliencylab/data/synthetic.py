@@ -27,9 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-import pickle
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -39,6 +36,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from saliencylab.data.cache import load_or_build, read_payload, write_payload
 from saliencylab.data.processes import PROCESSES, sample_process
 from saliencylab.data.scaling import MinMaxScaler
 from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
@@ -537,37 +535,26 @@ def cache_path(config: SyntheticConfig) -> Path:
 
 
 def _save(dataset: TimeSeriesDataset, path: Path) -> None:
-    payload = {
+    write_payload(path, {
         "version": DATA_FORMAT_VERSION,
         "config": dataset.config.model_dump(),
         "splits": {name: {"x": s.x, "y": s.y, "mask": s.mask, "starts": s.starts}
                    for name, s in dataset.splits.items()},
         "scaler": None if dataset.scaler is None else dataset.scaler.state_dict(),
         "meta": dataset.meta,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # atomic: parallel workers never see a half-written file
+    })
 
 
 def _load(path: Path, config: SyntheticConfig) -> TimeSeriesDataset | None:
     """The cached dataset, or None if the file is missing, unreadable or for another config."""
-    if not path.exists():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        stale = payload.get("version") != DATA_FORMAT_VERSION
-        if stale or payload["config"] != config.model_dump():
-            return None
+    def decode(payload: dict[str, Any]) -> TimeSeriesDataset:
         splits = {name: Split(**tensors) for name, tensors in payload["splits"].items()}
         scaler = (None if payload["scaler"] is None
                   else MinMaxScaler.from_state_dict(payload["scaler"]))
-        meta = dict(payload["meta"])
-    except (OSError, RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
-        warnings.warn(f"ignoring unreadable dataset cache {path}: {exc}", stacklevel=3)
-        return None
-    return _assemble(config, splits, scaler, meta)
+        return _assemble(config, splits, scaler, dict(payload["meta"]))
+
+    return read_payload(path, version=DATA_FORMAT_VERSION, config=config.model_dump(),
+                        decode=decode, what="dataset cache")
 
 
 def load_synthetic(
@@ -604,19 +591,9 @@ def load_synthetic(
         if process is not None:
             fields["process"] = process
         config = SyntheticConfig(**fields)
-    if not cache:
-        dataset = generate_synthetic(config)
-        dataset.meta.update(from_cache=False, cache_path=None)
-        return dataset
-    path = cache_path(config)
-    dataset = _load(path, config)
-    if dataset is not None:
-        dataset.meta.update(from_cache=True, cache_path=str(path))
-        return dataset
-    dataset = generate_synthetic(config)
-    dataset.meta.update(from_cache=False, cache_path=str(path))
-    _save(dataset, path)
-    return dataset
+    path = cache_path(config) if cache else None
+    return load_or_build(path, partial(generate_synthetic, config), partial(_load, config=config),
+                         _save)
 
 
 def list_datasets(include_vanishing: bool = True) -> list[dict[str, Any]]:

@@ -42,8 +42,7 @@ from __future__ import annotations
 
 import difflib
 import os
-import pickle
-import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +50,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from saliencylab.data.cache import load_or_build, read_payload, write_payload
 from saliencylab.data.synthetic import Split, TimeSeriesDataset
 from saliencylab.errors import ConfigError, InvalidDataError, SaliencyLabError
 from saliencylab.utils import cache_dir, make_generator, stable_hash
@@ -416,32 +416,22 @@ def _cache_file(config: UCRConfig, stamp: Any) -> Path:
 
 
 def _save(dataset: TimeSeriesDataset, path: Path) -> None:
-    payload = {
+    write_payload(path, {
         "version": UCR_FORMAT_VERSION,
         "config": dataset.config.model_dump(),
         "splits": {n: {"x": s.x, "y": s.y} for n, s in dataset.splits.items()},
         "meta": dataset.meta,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # atomic for parallel workers
+    })
 
 
 def _load_cached(path: Path, config: UCRConfig) -> TimeSeriesDataset | None:
-    if not path.exists():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("version") != UCR_FORMAT_VERSION or payload["config"] != config.model_dump():
-            return None
+    def decode(payload: dict[str, Any]) -> TimeSeriesDataset:
         splits = {n: Split(**t) for n, t in payload["splits"].items()}
-        meta = dict(payload["meta"])
-    except (OSError, RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as exc:
-        warnings.warn(f"ignoring unreadable UCR cache {path}: {exc}", stacklevel=3)
-        return None
-    return TimeSeriesDataset(config=config, train=splits["train"], val=splits["val"],
-                             test=splits["test"], meta=meta)
+        return TimeSeriesDataset(config=config, train=splits["train"], val=splits["val"],
+                                 test=splits["test"], meta=dict(payload["meta"]))
+
+    return read_payload(path, version=UCR_FORMAT_VERSION, config=config.model_dump(),
+                        decode=decode, what="UCR cache")
 
 
 def load_ucr(
@@ -489,16 +479,6 @@ def load_ucr(
         name=name, folder=None if folder is None else str(folder), normalize=normalize,
         val_fraction=val_fraction, seed=seed, padding=padding,
     )
-    if not cache:
-        dataset = _build(config)
-        dataset.meta.update(from_cache=False, cache_path=None)
-        return dataset
-    path = _cache_file(config, _source_stamp(config))
-    dataset = _load_cached(path, config)
-    if dataset is not None:
-        dataset.meta.update(from_cache=True, cache_path=str(path))
-        return dataset
-    dataset = _build(config)
-    dataset.meta.update(from_cache=False, cache_path=str(path))
-    _save(dataset, path)
-    return dataset
+    path = _cache_file(config, _source_stamp(config)) if cache else None
+    return load_or_build(path, partial(_build, config), partial(_load_cached, config=config),
+                         _save)
