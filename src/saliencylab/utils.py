@@ -1,4 +1,5 @@
-"""Small shared helpers: seeds, devices, hashing of configs, the on-disk cache, input checks."""
+"""Small shared helpers: seeds and generators, devices and modes of models, hashing of configs,
+the on-disk cache, input checks. Every layer may import this module; it imports none of them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import hashlib
 import json
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,63 @@ def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torc
     else:
         gen.manual_seed(int(seed))
     return gen
+
+
+GeneratorLike = torch.Generator | int | None
+
+
+def resolve_generator(
+    generator: GeneratorLike, device: torch.device | str = "cpu"
+) -> torch.Generator:
+    """The one randomness argument of the library: a ``torch.Generator`` is used as it is, an
+    int seeds a new one on ``device``, None means seed 0 (results repeat by default).
+
+    Example:
+        >>> g = resolve_generator(3)
+        >>> torch.rand(1, generator=g).item() == torch.rand(1, generator=resolve_generator(3)).item()
+        True
+    """
+    if isinstance(generator, torch.Generator):
+        return generator
+    if generator is None or (isinstance(generator, int | np.integer)
+                             and not isinstance(generator, bool)):
+        return make_generator(0 if generator is None else int(generator), device)
+    raise ConfigError(f"generator must be a torch.Generator, an int seed or None, "
+                      f"got {type(generator).__name__}")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer); CPU for a module without any."""
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Put every submodule in eval mode for a block and restore **each one's own** mode after.
+
+    ``model.train(was_training)`` would not do: it sets every submodule to the top module's
+    mode, so a model whose batch-norm layers were frozen in eval mode would come back training.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout())
+        >>> _ = net[1].eval()
+        >>> with eval_mode(net):
+        ...     net.training
+        False
+        >>> net.training, net[1].training
+        (True, False)
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
