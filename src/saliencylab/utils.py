@@ -46,8 +46,8 @@ def resolve_generator(
     int seeds a new one on ``device``, None means seed 0 (results repeat by default).
 
     Example:
-        >>> g = resolve_generator(3)
-        >>> torch.rand(1, generator=g).item() == torch.rand(1, generator=resolve_generator(3)).item()
+        >>> a = torch.rand(1, generator=resolve_generator(3))
+        >>> bool(a == torch.rand(1, generator=resolve_generator(3)))
         True
     """
     if isinstance(generator, torch.Generator):

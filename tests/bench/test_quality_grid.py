@@ -1,19 +1,17 @@
-"""The grid's `metrics:` and `ucr:` axes: quality rows in eval cells, UCR data without ground
-truth, the quality preset, validation, and the report's quality section."""
+"""The grid's `metrics:` axis: quality rows in eval cells next to the ground truth, UCR data
+without ground truth, the quality preset, validation, and the report's quality section."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import pytest
 
-from saliencylab.bench.cells import EvalTask, resolve_metrics
+from saliencylab.bench.cells import EvalTask, cell_metrics
 from saliencylab.bench.config import OBJ_METHODS, OBJ_METRICS, GridConfig, load_config
 from saliencylab.bench.runner import eval_tasks, run_grid, train_tasks
 from saliencylab.bench.store import ResultStore
 from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
 from saliencylab.explain import OBJ_PRESETS
-from saliencylab.utils import stable_hash
+from saliencylab.metrics import resolve_metrics
 
 from .tiny_grid import TINY, tiny_grid
 
@@ -77,14 +75,13 @@ def test_quality_frame_and_normalised_scores(synthetic_run):
         assert sorted(group["z"].round(6)) in ([-1.0, 1.0], [0.0, 0.0])  # two methods
 
 
-def test_a_grid_without_metrics_keeps_its_cell_keys():
+def test_every_synthetic_cell_has_the_ground_truth_and_metrics_change_the_key():
     grid = tiny_grid()
     task = eval_tasks(grid, train_tasks(grid))[0]
-    assert task.metrics == ()
-    old = {k: v for k, v in asdict(task).items() if k not in ("metrics", "metric_params")}
-    assert task.key == "eval-" + stable_hash({**old, "train": task.train.key})
+    assert task.metrics == ("aup", "aur", "aupr", "accuracy_auc")
     with_metrics = eval_tasks(tiny_grid(metrics=["faithfulness"]), train_tasks(grid))[0]
-    assert with_metrics.key != task.key and with_metrics.metrics == ("faithfulness",)
+    assert with_metrics.key != task.key
+    assert with_metrics.metrics == ("aup", "aur", "aupr", "accuracy_auc", "faithfulness")
 
 
 def test_ucr_grid_stores_quality_rows_only(tmp_path):
@@ -94,7 +91,7 @@ def test_ucr_grid_stores_quality_rows_only(tmp_path):
     if "GunPoint" not in shipped_datasets():
         pytest.skip("aeon is not installed")
     grid = GridConfig(
-        name="ucr-tiny", ucr=["GunPoint"], models=["fcn"], methods=["gradient", "gradcam"],
+        name="ucr-tiny", datasets=["gunpoint"], models=["fcn"], methods=["gradient", "gradcam"],
         random_baseline=None, metrics=["faithfulness", "certification"],
         train={"epochs": 2, "batch_size": 16, "patience": 2},
         evaluation={"n_samples": 8, "n_examples": 1},
@@ -112,7 +109,7 @@ def test_ucr_grid_stores_quality_rows_only(tmp_path):
         assert rows[("faithfulness", "n")] == 8
     with ResultStore(tmp_path / "results.sqlite") as store:
         configs = store.cells_frame()
-    assert set(configs["process"]) == {"UCR"} and set(configs["dataset"]) == {"GunPoint"}
+    assert configs["process"].isna().all() and set(configs["dataset"]) == {"GunPoint"}
     page = write_report(tmp_path).read_text()
     assert "quality_heatmap.png" in page and "Diff(AUP)" not in page
 
@@ -120,47 +117,49 @@ def test_ucr_grid_stores_quality_rows_only(tmp_path):
 def test_quality_preset_is_the_obj_grid():
     grid = load_config(preset="quality")
     grid.validate_names()
-    assert grid.ucr == ["GunPoint"] and grid.datasets == []
+    assert grid.dataset_names() == ["GunPoint"]
     assert set(grid.models) == {"fcn", "tcn_obj"}
     # the max-pooled [OBJ] FCN misses the 95 % gate on GunPoint; the preset trains Wang et al.'s
     assert grid.model_kwargs["fcn"] == {"pooling": "avg"}
     trains = {t.model: t for t in train_tasks(grid)}
     assert trains["fcn"].model_kwargs == {"pooling": "avg"} and trains["tcn_obj"].model_kwargs == {}
     assert grid.all_methods() == OBJ_METHODS and len(OBJ_METHODS) == 9  # no random baseline
-    assert grid.quality_metrics() == OBJ_METRICS and len(OBJ_METRICS) == 5
+    assert grid.metrics == OBJ_METRICS and len(OBJ_METRICS) == 5
     for method, settings in OBJ_PRESETS.items():
         assert grid.method_params[method] == settings
     assert grid.evaluation.n_samples >= 150  # GunPoint's whole test set
     trains = train_tasks(grid)
-    assert {t.process for t in trains} == {"UCR"} and len(eval_tasks(grid, trains)) == 18
+    evals = eval_tasks(grid, trains)
+    assert {t.process for t in trains} == {None} and len(evals) == 18
+    assert {t.metrics for t in evals} == {tuple(OBJ_METRICS)}
 
 
 def test_bad_metric_axes_say_what_is_wrong():
-    with pytest.raises(ConfigError, match="quality metrics"):
-        load_config(preset="quick", ucr=["GunPoint"])
+    with pytest.raises(ConfigError, match="metrics"):
+        load_config(preset="quick", datasets=["GunPoint"]).validate_names()
     with pytest.raises(ConfigError, match="at least one"):
         load_config(preset="quick", datasets=[])
-    with pytest.raises(ConfigError, match="ground-truth"):
-        load_config(preset="quick", metrics=["aup"]).validate_names()
     with pytest.raises(UnknownNameError, match="faithfulness"):
         load_config(preset="quick", metrics=["faithfullness"]).validate_names()
     with pytest.raises(ConfigError, match="radius"):
         load_config(preset="quick", metrics=["robustness"],
                     metric_params={"robustness": {"r": 0.2}}).validate_names()
-    with pytest.raises(ConfigError, match="datasets"):
-        load_config(preset="quick", ucr=["Middle"], metrics=["all"]).validate_names()
+    with pytest.raises(NotApplicableError, match="segment"):
+        load_config(preset="quick", metrics=["localization"]).validate_names()
+    with pytest.raises(UnknownNameError, match="did you mean 'Middle'"):
+        load_config(preset="quick", datasets=["Midle"]).validate_names()
 
 
-def test_resolve_metrics_expands_all_and_groups():
-    assert resolve_metrics("all", groundtruth=False) == OBJ_METRICS
-    with_gt = resolve_metrics("all", groundtruth=True)
-    assert with_gt[:5] == OBJ_METRICS and {"aup", "aur", "aupr", "accuracy_auc"} <= set(with_gt)
-    assert resolve_metrics(["certification", "deletion"], groundtruth=False) == [
-        "completeness", "soundness", "deletion", "insertion"]
-    with pytest.raises(NotApplicableError, match="ground-truth"):
-        resolve_metrics("aur", groundtruth=False)
-    with pytest.raises(ConfigError, match="no metrics"):
-        resolve_metrics(" , ", groundtruth=True)
+def test_cell_metrics_resolve_names_and_groups_per_source():
+    assert cell_metrics("GunPoint", ["all"])[:5] == tuple(OBJ_METRICS)
+    assert "aup" not in cell_metrics("GunPoint", ["all"])
+    assert cell_metrics("Middle", ["certification"]) == (
+        "aup", "aur", "aupr", "accuracy_auc", "completeness", "soundness", "deletion",
+        "insertion")
+    with pytest.raises(NotApplicableError, match="ground"):
+        cell_metrics("GunPoint", ["aur"])
+    assert resolve_metrics("localization", modality="time_series", task="segmentation",
+                           has_groundtruth=False, has_background=False) == ["localization"]
 
 
 def test_eval_task_with_metrics_is_content_addressed():

@@ -1,4 +1,4 @@
-"""Synthetic datasets of [TSB] and [ICA]: boxes where SPEC.md puts them, balanced labels, the
+"""Synthetic datasets of [TSB] and [ICA]: boxes where the papers put them, balanced labels, the
 +-mu signal only inside the box, reproducibility, scaling, background draws and the cache."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ torch.set_num_threads(1)
 N_TRAIN, N_TEST, T, F = 200, 50, 50, 50
 GRID = [(d, p) for d in DESIGNS for p in PROCESSES]
 
-# SPEC.md section 1, written out independently of the implementation: (box, start).
+# [TSB] Ismail et al. NeurIPS 2020, written out independently of the implementation: (box, start).
 FIXED = {
     "Middle": ((30, 30), (10, 10)),
     "SmallMiddle": ((15, 15), (17, 17)),  # centred: (50 - 15) // 2

@@ -93,8 +93,8 @@ def test_japanese_vowels_is_padded_to_the_longest_series():
     last = load_ucr("JapaneseVowels", padding="last", cache=False)
     assert zero.n_time == 29 and zero.n_features == 12 and zero.n_classes == 9
     assert zero.meta["ragged"] is True
-    lengths = zero.meta["lengths"]["train"]
-    assert min(lengths) < 29 and max(zero.meta["lengths"]["test"] + lengths) == 29
+    lengths = zero.train.lengths.tolist()
+    assert min(lengths) < 29 and max(zero.test.lengths.tolist() + lengths) == 29
     valid = _valid(lengths, 29)
     x0, x1 = zero.train.x, last.train.x
     assert (x0[~valid] == 0).all()  # zero padding
@@ -172,7 +172,7 @@ def test_ts_files_from_a_folder(tmp_path):
     assert data.meta["class_names"] == ["b", "a"]  # the declared order of @classLabel
     assert data.n_time == 5 and data.n_features == 2
     assert data.val.class_counts(2) == [1, 1]
-    assert data.meta["lengths"]["test"] == [5, 2]
+    assert data.test.lengths.tolist() == [5, 2]
     x = data.test.x
     expected = torch.tensor([1.0, 2, 3, 4, 5])
     expected = (expected - expected.mean()) / expected.std(unbiased=False)
@@ -203,7 +203,7 @@ def test_tsv_files_from_a_folder_with_ragged_series_and_numeric_labels(tmp_path)
     assert data.meta["class_names"] == ["-1", "1", "2", "10"]  # numeric order
     assert len(data.val) == 0
     assert data.n_time == 8 and data.n_features == 1
-    assert data.meta["lengths"]["train"] == [6, 8] * 5
+    assert data.train.lengths.tolist() == [6, 8] * 5
     assert data.train.y.tolist() == [3, 0, 2, 3, 0, 2, 3, 0, 2, 1]
     assert np.allclose(data.train.x[1, :, 0].numpy(), train[1][1], atol=1e-5)
     assert (data.train.x[0, 6:] == 0).all()

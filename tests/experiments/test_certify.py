@@ -1,5 +1,5 @@
-"""Smoke test of the [CS] experiment runner with tiny settings: every output is written and every
-score lies in its range."""
+"""The [CS] experiment with tiny settings: its cells land in a results store like any bench run,
+a rerun computes nothing, every score lies in its range and the report renders."""
 
 from __future__ import annotations
 
@@ -8,32 +8,54 @@ import json
 import pandas as pd
 import pytest
 
+from saliencylab.bench.store import ResultStore
 from saliencylab.experiments.certify import LAMBDAS_TV, CertifySettings, run_certify
 
 TINY = CertifySettings(
-    steps_image=3, steps_series=3, n_eval_image=6, n_hold_image=3, n_eval_series=4,
-    n_hold_series=2, epochs_image=1, epochs_series=1, n_train_series=60, n_distractors=2,
-    eval_distractors=2, smoothgrad_samples=2,
+    steps_image=3, steps_series=3, n_eval_image=6, n_eval_series=4, epochs_image=1,
+    epochs_series=1, n_train_series=60, n_distractors=2, smoothgrad_samples=2,
 )
 
 
-def test_run_certify_writes_every_output(tmp_path):
+@pytest.fixture(scope="module")
+def certify_run(tmp_path_factory):
     pytest.importorskip("sklearn")  # the digits ship with scikit-learn
-    page = run_certify(tmp_path, settings=TINY, seed=0)
-    assert page == tmp_path / "report" / "index.html" and page.is_file()
-    for name in ("certify.csv", "certify.md", "settings.json", "report/masks_digits.png",
-                 "report/masks_series.png"):
-        assert (tmp_path / name).is_file(), name
-    rows = pd.read_csv(tmp_path / "certify.csv")
-    assert set(rows["dataset"]) == {"digits", "Middle/Gaussian"}
-    for lam in LAMBDAS_TV:
-        assert f"learned mask, TV {lam:g}" in set(rows["method"])
-    assert {"random", "centred Gaussian"} <= set(rows["method"])
-    for col in ("completeness_gray", "soundness_gray", "completeness_distractor",
-                "soundness_distractor", "deletion", "insertion"):
-        assert rows[col].between(0.0, 1.0 + 1e-6).all(), col
-    assert (rows.loc[rows["dataset"] == "digits", "n"] == TINY.n_eval_image).all()
-    assert (rows.loc[rows["dataset"] == "Middle/Gaussian", "n"] == TINY.n_eval_series).all()
-    settings = json.loads((tmp_path / "settings.json").read_text())
-    assert settings["steps_image"] == 3 and settings["timings_s"]["total"] > 0
-    assert "completeness" in page.read_text().lower()
+    run_dir = tmp_path_factory.mktemp("certify")
+    return run_dir, run_certify(run_dir, settings=TINY, seed=0)
+
+
+def test_certify_rows_are_in_the_store(certify_run):
+    run_dir, _ = certify_run
+    with ResultStore(run_dir / "results.sqlite") as store:
+        cells = store.cells_frame()
+        evals = cells[cells["kind"] == "eval"]
+        assert set(cells.loc[cells["kind"] == "train", "model"]) == {"mnist_cnn", "tcn"}
+        labels = set(evals["method"])
+        for lam in LAMBDAS_TV:
+            assert {f"learned_mask_tv{lam:g} (gray)", f"learned_mask_tv{lam:g} (distractor)"} \
+                <= labels
+        assert len(evals) == 2 * 7 * 2  # datasets x methods x fills
+        for key in evals["key"]:
+            rows = {(m, s): v for m, s, v in store.rows(key)}
+            for name in ("completeness", "soundness", "deletion", "insertion"):
+                assert 0.0 <= rows[(name, "mean")] <= 1.0 + 1e-6, name
+            if key in set(evals.loc[evals["method"].str.endswith("(gray)"), "key"]):
+                assert ("saliency_metric", "mean") in rows
+
+
+def test_certify_table_report_and_resume(certify_run):
+    run_dir, page = certify_run
+    assert page == run_dir / "report" / "index.html" and page.is_file()
+    text = page.read_text()
+    assert "completeness" in text and "quality_heatmap.png" in text
+    table = pd.read_csv(run_dir / "certify.csv")
+    assert set(table["dataset"]) == {"digits", "Middle"}
+    assert set(table["fill"]) == {"gray", "distractor"}
+    assert (table.loc[table["dataset"] == "digits", "n"] == TINY.n_eval_image).all()
+    assert "CIFAR-10 reference" in (run_dir / "certify.md").read_text()
+    assert json.loads((run_dir / "settings.json").read_text())["steps_image"] == 3
+    with ResultStore(run_dir / "results.sqlite") as store:
+        before = store.count()
+    run_certify(run_dir, settings=TINY, seed=0)  # resumes: every cell is stored
+    with ResultStore(run_dir / "results.sqlite") as store:
+        assert store.count() == before

@@ -131,7 +131,12 @@ def test_ignored_feature_gets_zero(zoo, method: str, x_ts: torch.Tensor) -> None
     model = zoo.IgnoresFeature(IGNORED)
     e = explain(model, x_ts, torch.tensor([0, 1, 2, 0]), method, **IGNORED_FEATURE_METHODS[method])
     a = e.attributions
-    assert a[..., IGNORED].abs().max() == 0
+    if METHODS[method].family == "perturbation":
+        # f(x) and f(perturbed x) come from forward passes of different batch sizes, whose
+        # matrix products may round differently: zero up to float32 rounding of the logits.
+        assert a[..., IGNORED].abs().max() <= 1e-6 * a.abs().max()
+    else:
+        assert a[..., IGNORED].abs().max() == 0
     others = torch.cat([a[..., :IGNORED], a[..., IGNORED + 1:]], dim=-1)
     assert others.abs().sum() > 0
 

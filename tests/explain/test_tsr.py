@@ -113,7 +113,7 @@ def naive_tsr(
     time_relevance="masking",
     per_sample_attribute=None,
 ) -> torch.Tensor:
-    """TSR one masked input at a time, straight from SPEC.md section 4."""
+    """TSR one masked input at a time, straight from [TSB] §7, Algorithm 1."""
     out = torch.zeros_like(x)
     w = window or 1
     group_list = [list(range(s, min(s + w, x.shape[1]))) for s in range(0, x.shape[1], w)]

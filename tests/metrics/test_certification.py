@@ -1,4 +1,5 @@
-"""Completeness, soundness, deletion/insertion and the Saliency Metric ([CS] Gupta et al.)."""
+"""Completeness, soundness, deletion/insertion and the Saliency Metric ([CS] Gupta et al.):
+the building blocks; the protocol functions are tested in test_protocol.py."""
 
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ from saliencylab.metrics.certification import (
     certify_masks,
     class_probability,
     completeness,
+    keep_top,
+    masked_probability,
+    soundness,
+    top_labels,
+)
+from saliencylab.metrics.games import (
     deletion_curve,
     deletion_game,
     insertion_curve,
     insertion_game,
-    keep_top,
-    masked_probability,
     saliency_boxes,
     saliency_metric,
-    soundness,
-    top_labels,
     tune_saliency_threshold,
 )
 
@@ -281,7 +284,7 @@ def test_threshold_tuning_picks_the_best_holdout_threshold() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# Theory [CS] (SPEC.md section 8): a linear model on unit-norm inputs with margin gamma.
+# Theory [CS] §3: a linear model on unit-norm inputs with margin gamma.
 
 
 def _interval_masks(d: int, starts: torch.Tensor, length: int) -> torch.Tensor:

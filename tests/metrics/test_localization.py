@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from saliencylab.errors import ConfigError, ShapeError, UnknownNameError
+from saliencylab.metrics import MetricContext
 from saliencylab.metrics.localization import (
     BIASES,
     localization,
@@ -244,7 +245,8 @@ def test_localization_score_uses_the_models_per_step_predictions():
     x[1, 0, 0] = 1.0
     r = torch.ones(2, 6, 2)
     model = Fixed(torch.tensor([[0, 1, 1, 2, 2, 0], [2, 2, 2, 0, 0, 0]]))
-    scores = localization_score(model, x, labels, r, batch_size=1)
+    context = MetricContext(segments=labels, batch_size=1)
+    scores = localization_score(model, x, None, r, context=context)
     assert scores.tolist() == [0.5, 1.0]
     assert model.training  # the mode is restored
 

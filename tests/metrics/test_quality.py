@@ -20,6 +20,7 @@ from saliencylab.errors import (
 )
 from saliencylab.metrics import (
     METRICS,
+    MetricContext,
     faithfulness,
     get_metric,
     inter_class_sensitivity,
@@ -68,13 +69,17 @@ def ignores_model(model, inputs, target):
 GRAD = make_explain_fn("gradient", postprocess="tsb")
 
 
+def ctx(explain_fn=None, **kwargs) -> MetricContext:
+    return MetricContext(explain_fn=explain_fn, **kwargs)
+
+
 # ------------------------------------------------------------------------------------ sanity
 
 
 @pytest.mark.parametrize("mode", ["cascade", "independent"])
 def test_sanity_is_worst_when_maps_ignore_the_model(mode):
     x, y = data()
-    s = sanity(SmallCNN(), x, y, explain_fn=ignores_model, mode=mode)
+    s = sanity(SmallCNN(), x, y, context=ctx(ignores_model), mode=mode)
     assert s.shape == (6,)
     assert torch.allclose(s, torch.full((6,), -1.0))
 
@@ -83,7 +88,7 @@ def test_sanity_of_gradients_beats_model_independent_maps_and_leaves_model_alone
     model = SmallCNN()
     x, y = data()
     before = copy.deepcopy(model.state_dict())
-    s = sanity(model, x, y, GRAD(model, x, y), explain_fn=GRAD)
+    s = sanity(model, x, y, GRAD(model, x, y), context=ctx(GRAD))
     assert bool((s > -0.95).all()) and bool((s <= 1).all())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
@@ -97,7 +102,7 @@ def test_sanity_cascade_is_cumulative_output_layer_first():
         seen.append({k: v.clone() for k, v in m.state_dict().items()})
         return inputs.detach().clone()
 
-    res = sanity_curve(model, x, y, explain_fn=spy, batch_size=None)
+    res = sanity_curve(model, x, y, context=ctx(spy))
     assert res.layers == ["fc", "conv2", "conv1"]  # BatchNorm skipped, output side first
     assert res.ssim.shape == (3, 3)
     orig = model.state_dict()
@@ -117,7 +122,8 @@ def test_sanity_independent_randomises_one_layer_at_a_time_and_max_layers():
         seen.append({k: v.clone() for k, v in m.state_dict().items()})
         return inputs.detach().clone()
 
-    res = sanity_curve(model, x, y, x.clone(), explain_fn=spy, mode="independent", max_layers=2)
+    res = sanity_curve(model, x, y, x.clone(), context=ctx(spy), mode="independent",
+                       max_layers=2)
     assert res.layers == ["fc", "conv2"]
     orig = model.state_dict()
     changed = [{k.split(".")[0] for k in orig if not torch.equal(orig[k], s[k])} for s in seen]
@@ -127,9 +133,9 @@ def test_sanity_independent_randomises_one_layer_at_a_time_and_max_layers():
 def test_sanity_is_reproducible_from_the_seed():
     model = SmallCNN()
     x, y = data()
-    a = sanity(model, x, y, explain_fn=GRAD, generator=3)
-    b = sanity(model, x, y, explain_fn=GRAD, generator=torch.Generator().manual_seed(3))
-    c = sanity(model, x, y, explain_fn=GRAD, generator=4)
+    a = sanity(model, x, y, context=ctx(GRAD, generator=3))
+    b = sanity(model, x, y, context=ctx(GRAD, generator=torch.Generator().manual_seed(3)))
+    c = sanity(model, x, y, context=ctx(GRAD, generator=4))
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -164,11 +170,11 @@ def test_sanity_errors():
     with pytest.raises(ConfigError, match="explain_fn"):
         sanity(model, x, y)
     with pytest.raises(ConfigError, match="mode"):
-        sanity(model, x, y, explain_fn=GRAD, mode="both")
+        sanity(model, x, y, context=ctx(GRAD), mode="both")
     with pytest.raises(ShapeError, match="explain_fn must return"):
-        sanity(model, x, y, explain_fn=lambda m, i, t: i[:, :3])
+        sanity(model, x, y, context=ctx(lambda m, i, t: i[:, :3]))
     with pytest.raises(NotApplicableError):
-        sanity(nn.Flatten(), x, y, explain_fn=ignores_model)
+        sanity(nn.Flatten(), x, y, context=ctx(ignores_model))
 
 
 # ------------------------------------------------------------------------------ faithfulness
@@ -255,8 +261,8 @@ def test_faithfulness_equals_reference_loop_with_quirks(mode):
     model = SmallCNN().eval()
     x, y = data(8)
     maps = torch.rand(8, T, F, generator=torch.Generator().manual_seed(5))
-    ours = faithfulness(model, x, y, maps, mode=mode, fraction=0.2, reference_quirks=True,
-                        target="predicted", batch_size=3)
+    ours = faithfulness(model, x, y, maps, context=ctx(batch_size=3), mode=mode, fraction=0.2,
+                        reference_quirks=True, target="predicted")
     with torch.no_grad():
         ref = reference_loop_faithfulness(model, x, maps, mode, 0.2)
     np.testing.assert_allclose(ours.numpy(), ref, atol=1e-6)
@@ -284,7 +290,7 @@ def test_faithfulness_errors():
 
 def test_sensitivity_is_worst_for_class_independent_maps():
     x, y = data()
-    s = inter_class_sensitivity(SmallCNN(), x, y, explain_fn=ignores_model)
+    s = inter_class_sensitivity(SmallCNN(), x, y, context=ctx(ignores_model))
     assert torch.allclose(s, torch.full((6,), -1.0))
 
 
@@ -293,7 +299,7 @@ def test_sensitivity_of_a_linear_model_is_minus_cosine_of_its_class_weights():
     lin = nn.Sequential(nn.Flatten(), nn.Linear(T * F, C))
     x, _ = data(5)
     plain_grad = make_explain_fn("gradient", abs=False)
-    s = inter_class_sensitivity(lin, x, explain_fn=plain_grad, batch_size=4)
+    s = inter_class_sensitivity(lin, x, context=ctx(plain_grad, batch_size=4))
     with torch.no_grad():
         logits = lin(x)
     w = lin[1].weight
@@ -312,10 +318,10 @@ def test_sensitivity_orthogonal_and_zero_maps_score_zero_and_calls_respect_batch
         out[torch.arange(inputs.shape[0]), target, 0] = 1.0  # a different cell per class
         return out
 
-    s = inter_class_sensitivity(SmallCNN(), x, y, explain_fn=per_class, batch_size=4)
+    s = inter_class_sensitivity(SmallCNN(), x, y, context=ctx(per_class, batch_size=4))
     assert s.tolist() == [0.0] * 7
     assert max(sizes) <= 4 and sum(sizes) == 14 and len(sizes) == 4
-    zeros = inter_class_sensitivity(SmallCNN(), x, y, explain_fn=lambda m, i, t: i * 0)
+    zeros = inter_class_sensitivity(SmallCNN(), x, y, context=ctx(lambda m, i, t: i * 0))
     assert zeros.tolist() == [0.0] * 7
 
 
@@ -332,8 +338,8 @@ def test_sensitivity_reuses_given_maps_of_the_most_likely_class():
         rows.append(inputs.shape[0])
         return GRAD(m, inputs, target)
 
-    fresh = inter_class_sensitivity(model, x, explain_fn=GRAD)
-    reused = inter_class_sensitivity(model, x, y, GRAD(model, x, y), explain_fn=spy)
+    fresh = inter_class_sensitivity(model, x, context=ctx(GRAD))
+    reused = inter_class_sensitivity(model, x, y, GRAD(model, x, y), context=ctx(spy))
     assert torch.allclose(fresh, reused, atol=1e-6)
     assert rows == [6 + 1]  # every least-likely map, one most-likely map (sample 0)
 
@@ -369,8 +375,8 @@ def test_robustness_equals_captum_sensitivity_max(relative):
                           n_perturb_samples=k, target=y)
     if not relative:  # Captum >= 0.6 divides by ||M(X)||; undo it for the plain norm
         ref = ref * explain_fn(model, x, y).reshape(5, -1).norm(dim=1)
-    ours = robustness(model, x, y, explain_fn=explain_fn, n_perturbations=k, radius=r,
-                      perturb_fn=perturb, relative=relative, batch_size=None)
+    ours = robustness(model, x, y, context=ctx(explain_fn, batch_size=10**6), n_perturbations=k,
+                      radius=r, perturb_fn=perturb, relative=relative)
     assert torch.allclose(ours, -ref, rtol=1e-5, atol=1e-7)
 
 
@@ -383,7 +389,8 @@ def test_robustness_noise_is_bounded_seeded_and_batched():
         calls.append((inputs.clone(), target.clone()))
         return GRAD(m, inputs, target)
 
-    a = robustness(model, x, y, explain_fn=spy, radius=0.05, n_perturbations=10, batch_size=20)
+    a = robustness(model, x, y, context=ctx(spy, batch_size=20), radius=0.05,
+                   n_perturbations=10)
     # one call for M(X) (5 rows), then whole samples' perturbations: 2 samples = 20 rows a call
     assert [c[0].shape[0] for c in calls] == [5, 20, 20, 10]
     pert = torch.cat([c[0] for c in calls[1:]])
@@ -393,13 +400,13 @@ def test_robustness_noise_is_bounded_seeded_and_batched():
     diff = (pert - base).abs()
     assert float(diff.max()) <= 0.05 + 1e-7 and float(diff.min()) < 0.01
     assert float(diff.mean()) > 0.02  # uniform on [-r, r]: mean |eps| = r / 2
-    b = robustness(model, x, y, explain_fn=GRAD, radius=0.05, batch_size=20)
-    c = robustness(model, x, y, explain_fn=GRAD, radius=0.05, batch_size=20, generator=1)
+    b = robustness(model, x, y, context=ctx(GRAD, batch_size=20), radius=0.05)
+    c = robustness(model, x, y, context=ctx(GRAD, batch_size=20, generator=1), radius=0.05)
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert bool((a <= 0).all()) and bool((a < 0).any())
-    flat = robustness(model, x, y, explain_fn=lambda m, i, t: torch.ones_like(i))
+    flat = robustness(model, x, y, context=ctx(lambda m, i, t: torch.ones_like(i)))
     assert flat.tolist() == [0.0] * 5
-    small = robustness(model, x, y, explain_fn=GRAD, n_perturbations=3, batch_size=2)
+    small = robustness(model, x, y, context=ctx(GRAD, batch_size=2), n_perturbations=3)
     assert small.shape == (5,)
 
 
@@ -409,13 +416,13 @@ def test_robustness_errors():
     with pytest.raises(ConfigError, match="explain_fn"):
         robustness(model, x, y)
     with pytest.raises(ConfigError, match="n_perturbations"):
-        robustness(model, x, y, explain_fn=GRAD, n_perturbations=0)
+        robustness(model, x, y, context=ctx(GRAD), n_perturbations=0)
     with pytest.raises(ConfigError, match="radius"):
-        robustness(model, x, y, explain_fn=GRAD, radius=-1.0)
+        robustness(model, x, y, context=ctx(GRAD), radius=-1.0)
     with pytest.raises(ShapeError, match="perturb_fn"):
-        robustness(model, x, y, explain_fn=GRAD, perturb_fn=lambda i, r: i[:1])
+        robustness(model, x, y, context=ctx(GRAD), perturb_fn=lambda i, r: i[:1])
     with pytest.raises(ConfigError, match="batch_size"):
-        robustness(model, x, y, explain_fn=GRAD, batch_size=0)
+        robustness(model, x, y, context=ctx(GRAD, batch_size=0))
 
 
 # --------------------------------------------------------------------------------- stability
@@ -490,9 +497,11 @@ def test_registry_entries_and_orientation():
     for name in ("sanity", "faithfulness", "inter_class_sensitivity", "robustness",
                  "stability"):
         info = get_metric(name)
-        assert info.higher_is_better and info.applies_to == "classification"
-    assert get_metric("accuracy_auc").higher_is_better is False
-    assert get_metric("aup").summary_key == "aup"
+        assert info.higher_is_better and info.task == "classification"
+        assert info.references and all("OBJ §3." in r for r in info.references)
+    assert get_metric("accuracy_auc").name == "groundtruth"
+    assert get_metric("groundtruth").outputs["accuracy_auc"] is False
+    assert get_metric("aup").outputs["aup"] is True
     with pytest.raises(UnknownNameError, match="sanity"):
         get_metric("sanityy")
 
@@ -503,9 +512,14 @@ def test_every_classification_metric_runs_through_the_registry():
     y = torch.tensor([0, 1, 2, 0, 1, 2])  # two samples per class: stability is defined
     attributions = GRAD(model, x, y)
     for name, info in METRICS.items():
-        if info.applies_to != "classification" or name == "localization":
+        if info.task != "classification" or info.needs - {"explain_fn"}:
             continue
-        kwargs = {"explain_fn": GRAD} if info.needs_explain_fn else {}
-        s = info.fn(model, x, y, attributions, batch_size=8, generator=0, **kwargs)
-        assert s.shape == (6,) and s.dtype == torch.float32, name
-        assert bool(torch.isfinite(s).all()), name
+        s = info.fn(model, x, y, attributions, context=ctx(GRAD, batch_size=8, generator=0))
+        if info.outputs:
+            assert set(s.per_sample) == set(info.outputs), name
+            values = list(s.per_sample.values())
+        else:
+            values = [s]
+        for v in values:
+            assert v.shape == (6,) and v.dtype == torch.float32, name
+            assert bool(torch.isfinite(v).all()), name

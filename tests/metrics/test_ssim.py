@@ -136,3 +136,25 @@ def test_errors():
         ssim(bad, b)
     with pytest.raises(ShapeError):
         ssim(torch.rand(20), torch.rand(20))
+
+
+@pytest.mark.parametrize("sample_cov", [False, True])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_images_equal_scikit_image_per_channel(sample_cov, channels):
+    skm = pytest.importorskip("skimage.metrics")
+    g = torch.Generator().manual_seed(6)
+    a = torch.rand(3, channels, 13, 16, generator=g, dtype=torch.float64)
+    b = 0.5 * a + 0.5 * torch.rand(3, channels, 13, 16, generator=g, dtype=torch.float64)
+    ours = ssim(a, b, use_sample_covariance=sample_cov)
+    ref = [
+        skm.structural_similarity(
+            a[i].permute(1, 2, 0).numpy(), b[i].permute(1, 2, 0).numpy(), gaussian_weights=True,
+            sigma=1.5, use_sample_covariance=sample_cov, channel_axis=-1,
+            data_range=pair_range(a[i], b[i]))
+        for i in range(3)
+    ]
+    np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=1e-12)
+    with pytest.raises(ShapeError, match="height and width"):
+        ssim(a[..., :10], b[..., :10])
+    with pytest.raises(ShapeError, match="ragged"):
+        ssim(a, b, valid=torch.ones(3, channels, dtype=torch.bool))

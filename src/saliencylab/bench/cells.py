@@ -1,53 +1,57 @@
-"""Benchmark cells: the units of work of a grid, each a pure function of its task.
+"""Cells: the units of work of every experiment, each a pure function of its task.
 
-A *train cell* trains one (design, process, model, training, seed) and returns its checkpoint as a
-dict; an *eval cell* explains the test samples of one trained model with one method (optionally
-with TSR) and scores the maps against the ground truth ([TSB] Section 5). Cells read nothing from
-the run directory and write nothing to it: the driver stores what they return, so the same
-functions run in-process, in a process pool or on Ray workers on other machines.
+A *train cell* trains one (dataset, process, model, training, seed) and returns its checkpoint;
+an *eval cell* explains some samples of one trained model with one method (optionally with TSR)
+and scores the maps with a list of metrics through the one metric protocol
+(:func:`saliencylab.metrics.score`): the [TSB] ground truth on synthetic data, the [OBJ] quality
+metrics, the [CS] certification, localization on segmentation data. ``bench``, ``evaluate``,
+``train`` and the certification experiment all run these two functions and nothing else, so
+their results share one store schema and one report.
 
-A cell's key is the hash of everything that determines its output, so a finished cell is never
-recomputed and a changed setting never reuses a stale result.
-
-Quality metrics: when the grid names ``metrics:`` (the [OBJ] quality metrics of Löffler et al.,
-"Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series", and the
-``certification`` group of [CS] Gupta et al., NeurIPS 2022), an eval cell also scores its maps
-with :func:`score_quality` and stores the rows under the metrics' own names (``sanity``,
-``robustness``, ``completeness``, ...; no prefix: the names do not collide with the ground-truth
-rows). Real (UCR) data has no ground truth, so its eval cells hold only quality rows.
-``saliencylab evaluate`` uses the same function for its ``quality`` cells.
+Cells read nothing from the run directory and write nothing to it: the driver
+(:mod:`saliencylab.bench.runner`) stores what they return, so the same functions run
+in-process, in a process pool or on Ray workers on other machines. A cell's key is the hash of
+everything that determines its output, so a finished cell is never recomputed and a changed
+setting never reuses a stale result.
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import io
-import math
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
-from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
-from saliencylab.runtime import tune_cpu_allocator
-from saliencylab.utils import make_generator, seed_everything, stable_hash
-
-if TYPE_CHECKING:  # torch is imported where used: configs and keys stay light
-    from torch import Tensor, nn
-
-#: ``TrainTask.process`` of a real (UCR / UEA) dataset: ``dataset`` is then the archive name.
-UCR_PROCESS = "UCR"
+from saliencylab.bench.config import TRAININGS, source_of
+from saliencylab.data import Dataset, load_dataset
+from saliencylab.errors import ConfigError, UnknownNameError
+from saliencylab.explain import explain
+from saliencylab.metrics import MetricContext, make_explain_fn, score
+from saliencylab.models import build_model_for
+from saliencylab.runtime import blas_threads, tune_cpu_allocator
+from saliencylab.train import (
+    SaliencyGuided,
+    Traditional,
+    TrainConfig,
+    fit,
+    make_checkpoint,
+    model_from_checkpoint,
+)
+from saliencylab.train.segmentation import Segmentation
+from saliencylab.utils import model_device, resolve_device, seed_everything, stable_hash
 
 
 @dataclass(frozen=True)
 class TrainTask:
-    """One model to train."""
+    """One model to train: a named data source (``saliencylab data list``), a model, a training
+    procedure and a seed. ``data`` holds the source's options, ``data_dir`` its folder."""
 
     dataset: str
-    process: str
+    process: str | None
     model: str
     training: str
     seed: int
@@ -55,6 +59,20 @@ class TrainTask:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     sgt: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.training not in TRAININGS:
+            raise ConfigError(f"training must be one of {', '.join(TRAININGS)}, got "
+                              f"{self.training!r}")
+        # Names are case-insensitive: the task (and so its key) holds the canonical spelling.
+        source = source_of(self.dataset, self.data_dir)
+        object.__setattr__(self, "dataset", source.name)
+        if self.process is not None and source.processes:
+            accepted = {p.lower(): p for p in source.processes}
+            if self.process.lower() not in accepted:
+                raise UnknownNameError("process", self.process, source.processes)
+            object.__setattr__(self, "process", accepted[self.process.lower()])
 
     @property
     def key(self) -> str:
@@ -65,10 +83,46 @@ class TrainTask:
         return {"dataset": self.dataset, "process": self.process, "model": self.model,
                 "training": self.training, "seed": self.seed}
 
+    def load_data(self) -> Dataset:
+        return load_dataset(self.dataset, process=self.process, data_dir=self.data_dir,
+                            seed=self.seed, **self.data)
+
+    @classmethod
+    def from_checkpoint(cls, info: dict[str, Any]) -> TrainTask:
+        """The task that made a checkpoint: the one ``train`` and ``bench`` record, else one
+        rebuilt from the dataset recipe (``data_spec``) or, for checkpoints written with
+        ``save_checkpoint(..., data_config=data.config)``, from the loader's config."""
+        if isinstance(info.get("task"), dict) and info["task"]:
+            return cls(**info["task"])
+        model = (info.get("model_config") or {}).get("name", "model")
+        training = (info.get("procedure") or {}).get("name", "traditional")
+        training = training if training in TRAININGS else "traditional"
+        spec = info.get("data_spec") or {}
+        if spec:
+            return cls(spec["name"], spec.get("process"), model, training,
+                       int(spec.get("seed", 0)), data=dict(spec.get("options") or {}),
+                       data_dir=spec.get("data_dir"))
+        config = dict(info.get("data_config") or {})
+        if "design" in config:  # a SyntheticConfig
+            design, process, seed = config.pop("design"), config.pop("process"), config.pop("seed")
+            return cls(design, process, model, training, int(seed), data=config)
+        if "name" in config:  # a UCRConfig
+            name, folder, seed = config.pop("name"), config.pop("folder"), config.pop("seed")
+            return cls(name, None, model, training, int(seed), data=config, data_dir=folder)
+        raise ConfigError("the checkpoint records neither its training task nor its data; "
+                          "pass --dataset (a name from `saliencylab data list`)")
+
 
 @dataclass(frozen=True)
 class EvalTask:
-    """One (trained model, method) pair to explain and score."""
+    """One (trained model, method) pair to explain and score.
+
+    ``evaluation`` holds ``n_samples``, ``split``, ``batch_size``, ``n_examples`` and
+    ``postprocess``; ``metrics`` are names of the metric registry, ``metric_params`` their
+    options. ``label`` names a method variant in the store (default ``method`` or
+    ``method+tsr``); ``model_hash`` identifies a model that was not trained by this run (the
+    checkpoint file given to ``evaluate``).
+    """
 
     train: TrainTask
     method: str
@@ -77,22 +131,29 @@ class EvalTask:
     evaluation: dict[str, Any] = field(default_factory=dict)
     metrics: tuple[str, ...] = ()
     metric_params: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+    model_hash: str | None = None
 
     @property
-    def label(self) -> str:
+    def name(self) -> str:
+        """The method column of the store."""
+        if self.label:
+            return self.label
         return f"{self.method}+tsr" if self.tsr else self.method
 
     @property
+    def model_key(self) -> str:
+        """What identifies the model this cell explains."""
+        return self.model_hash or self.train.key
+
+    @property
     def key(self) -> str:
-        content = {**asdict(self), "train": self.train.key}
-        if not self.metrics:  # grids without quality metrics keep the keys they always had
-            content.pop("metrics")
-            content.pop("metric_params")
-        return "eval-" + stable_hash(content)
+        return "eval-" + stable_hash({**asdict(self), "train": self.train.key})
 
     def describe(self) -> dict[str, Any]:
-        return {**self.train.describe(), "method": self.label, "base_method": self.method,
-                "tsr": self.tsr, "train_key": self.train.key}
+        return {**self.train.describe(), "method": self.name, "base_method": self.method,
+                "tsr": self.tsr, "train_key": self.train.key, "model_key": self.model_key,
+                "split": self.evaluation.get("split", "test"), "metrics": list(self.metrics)}
 
 
 @dataclass
@@ -106,59 +167,25 @@ class CellOutput:
     examples: bytes | None = None
 
 
-@contextlib.contextmanager
-def blas_threads(n: int | None = None) -> Iterator[None]:
-    """Limit NumPy / SciPy BLAS threads to ``n`` (default: torch's thread count) for a block.
-
-    Captum's LIME and KernelSHAP fit their surrogate models with scikit-learn / SciPy, whose
-    OpenBLAS otherwise starts one thread per core: on a busy 2-core machine that made
-    KernelSHAP about 2.5x slower than with one thread. A no-op without threadpoolctl.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    import torch
-
-    with threadpool_limits(limits=n or torch.get_num_threads(), user_api="blas"):
-        yield
-
-
-def _load_data(task: TrainTask):
-    if task.process == UCR_PROCESS:
-        from saliencylab.data import load_ucr
-
-        return load_ucr(task.dataset, seed=task.seed, **task.data)
-    from saliencylab.data import load_synthetic
-
-    return load_synthetic(task.dataset, task.process, seed=task.seed, **task.data)
-
-
-def _procedure(task: TrainTask):
-    if task.training == "traditional":
-        from saliencylab.train import Traditional
-
-        return Traditional()
-    from saliencylab.train.saliency_guided import SaliencyGuided
-
-    return SaliencyGuided(**task.sgt)
+def _procedure(task: TrainTask, data: Dataset) -> Traditional | Segmentation | SaliencyGuided:
+    if task.training == "saliency_guided":
+        return SaliencyGuided(**task.sgt)
+    # Traditional training of a segmenter: cross-entropy over every time step.
+    return Segmentation() if data.task == "segmentation" else Traditional()
 
 
 def run_train_cell(task: TrainTask) -> CellOutput:
-    """Train one model; rows hold its accuracies and time, ``checkpoint`` its weights."""
-    from saliencylab.models import build_model
-    from saliencylab.train import TrainConfig, fit, make_checkpoint
-
+    """Train one model; rows hold its accuracies and time, ``checkpoint`` its weights and the
+    task that made it (so ``evaluate`` and ``explain`` need the checkpoint file alone)."""
     tune_cpu_allocator()  # cells may run in pool or Ray workers: set it in each process
     start = time.perf_counter()
-    data = _load_data(task)
+    data = task.load_data()
     seed_everything(task.seed)
-    model = build_model(task.model, n_features=data.n_features, n_time=data.n_time,
-                        n_classes=data.n_classes, **task.model_kwargs)
+    model = build_model_for(task.model, data, **task.model_kwargs)
     config = TrainConfig(seed=task.seed, device="auto", **task.train)
-    result = fit(model, data, config, _procedure(task), progress=False)
-    checkpoint = make_checkpoint(result.model, data_config=data.config, train_config=config,
+    result = fit(model, data, config, _procedure(task, data), progress=False)
+    checkpoint = make_checkpoint(result.model, data_config=data.config, data_spec=data.spec,
+                                 task=asdict(task), train_config=config,
                                  procedure=result.procedure, metrics=result.metrics())
     rows = [
         ("test_accuracy", "value", result.test_accuracy),
@@ -171,375 +198,111 @@ def run_train_cell(task: TrainTask) -> CellOutput:
     return CellOutput(rows=rows, seconds=time.perf_counter() - start, checkpoint=checkpoint)
 
 
-def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
-    """Explain ``evaluation.n_samples`` test samples; score the maps against the ground truth
-    (synthetic data) and with the task's quality metrics (:func:`score_quality`)."""
-    from saliencylab.explain import explain
-    from saliencylab.metrics.groundtruth import evaluate_groundtruth
-    from saliencylab.train import model_from_checkpoint
-    from saliencylab.utils import resolve_device
+#: Method parameters that name a split of the cell's data instead of holding a tensor (a task
+#: must stay hashable): ``learned_mask``'s ``distractors: train`` draws from the training split.
+DATA_REFERENCES = ("distractors",)
 
+
+def resolved_params(task: EvalTask, data: Dataset, device: torch.device) -> dict[str, Any]:
+    """``task.method_params`` with split references (``"train"``, ...) replaced by tensors."""
+    params = dict(task.method_params)
+    for name in DATA_REFERENCES:
+        ref = params.get(name)
+        if isinstance(ref, str):
+            if ref not in ("train", "val", "test"):
+                raise ConfigError(f"{task.method}: {name} must name a split (train, val, test), "
+                                  f"got {ref!r}")
+            params[name] = getattr(data, ref).x.to(device)
+    return params
+
+
+def metric_context(data: Dataset, split: Any, model: nn.Module, task: EvalTask,
+                   batch_size: int | None) -> MetricContext:
+    """Everything the metrics may need about these samples, on the model's device."""
+    device = model_device(model)
+    postprocess = task.evaluation.get("postprocess", "tsb")
+    params = {**resolved_params(task, data, device), **({"tsr": True} if task.tsr else {})}
+    return MetricContext(
+        explain_fn=make_explain_fn(task.method, seed=task.train.seed, postprocess=postprocess,
+                                   **params),
+        groundtruth=None if split.mask is None else split.mask.to(device),
+        background=data.background if data.has_background else None,
+        segments=split.y.to(device) if data.task == "segmentation" else None,
+        valid=None if split.valid_mask is None else split.valid_mask.to(device),
+        fill=float(data.train.x.float().mean()),
+        distractors=data.train.x.to(device),
+        batch_size=batch_size,
+    )
+
+
+def explain_targets(data: Dataset, split: Any) -> torch.Tensor:
+    """What an eval cell explains: the true label, or the true label of every valid step of a
+    segmentation model (-1, "not explained", on padded steps)."""
+    y = split.y
+    if data.task == "segmentation" and split.valid_mask is not None:
+        y = torch.where(split.valid_mask, y, torch.full_like(y, -1))
+    return y
+
+
+def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
+    """Explain ``evaluation.n_samples`` samples of ``evaluation.split`` (default test) and
+    score the maps with ``task.metrics``."""
     task, checkpoint = job
     tune_cpu_allocator()
     start = time.perf_counter()
-    data = _load_data(task.train)
+    data = task.train.load_data()
     model, _ = model_from_checkpoint(checkpoint, resolve_device("auto"))
-    n = min(task.evaluation.get("n_samples", 100), len(data.test.x))
-    x, y = data.test.x[:n], data.test.y[:n]
-    box = None if data.test.mask is None else data.test.mask[:n]
+    evaluation = task.evaluation
+    part = getattr(data, evaluation.get("split", "test"))
+    n = min(int(evaluation.get("n_samples", 100)), len(part))
+    part = part.take(slice(0, n))
+    batch_size = evaluation.get("batch_size", 256)
 
-    device = next(model.parameters()).device  # x stays on the CPU for the examples file
-    xd, yd = x.to(device), y.to(device)
+    device = model_device(model)  # the split stays on the CPU for the examples file
+    x, y = part.x.to(device), part.y.to(device)
+    valid = None if part.valid_mask is None else part.valid_mask.to(device)
     t0 = time.perf_counter()
     with blas_threads():
-        explanation = explain(model, xd, yd, method=task.method, seed=task.train.seed,
-                              postprocess="tsb", tsr=True if task.tsr else None,
-                              **task.method_params)
-    saliency = explanation.attributions.detach().cpu()
-    explain_seconds = time.perf_counter() - t0
-
-    rows: list[tuple[str, str, float]] = [("explain_seconds", "value", explain_seconds)]
+        explanation = explain(model, x, explain_targets(data, part).to(device),
+                              method=task.method, seed=task.train.seed,
+                              postprocess=evaluation.get("postprocess", "tsb"),
+                              tsr=True if task.tsr else None, batch_size=batch_size,
+                              valid=valid, **resolved_params(task, data, device))
+    saliency = explanation.attributions.detach()
+    rows: list[tuple[str, str, float]] = [("explain_seconds", "value",
+                                           time.perf_counter() - t0)]
     per_sample: dict[str, np.ndarray] = {}
-    if box is not None:
-        t0 = time.perf_counter()
-        result = evaluate_groundtruth(
-            model, xd, yd, box.to(device), saliency.to(device), data.background,
-            shared_background=task.evaluation.get("shared_background", False),
-            generator=make_generator(task.train.seed + 7919),
-            batch_size=task.evaluation.get("batch_size", 256),
-        )
-        rows += list(result.to_rows())
-        rows.append(("eval_seconds", "value", time.perf_counter() - t0))
-        per_sample.update(result.per_sample_arrays())
     if task.metrics:
-        t0 = time.perf_counter()
+        context = metric_context(data, part, model, task, batch_size)
         with blas_threads():
-            scores = score_quality(
-                model, x, y, saliency, task.metrics, method=task.method,
-                params=task.method_params, tsr=task.tsr, postprocess="tsb",
-                seed=task.train.seed, batch_size=task.evaluation.get("batch_size", 256),
-                metric_params=task.metric_params, gray=float(data.train.x.mean()),
-            )
+            scores = score(model, x, y, saliency, task.metrics, context=context,
+                           options=task.metric_params, seed=task.train.seed)
         rows += scores.rows()
-        rows.append(("quality_seconds", "value", time.perf_counter() - t0))
         per_sample.update(scores.arrays())
 
-    n_ex = min(task.evaluation.get("n_examples", 4), n)
-    mask = box[:n_ex].numpy() if box is not None else np.zeros(tuple(x[:n_ex].shape), bool)
+    n_ex = min(int(evaluation.get("n_examples", 4)), n)
+    mask = (part.mask[:n_ex] if part.mask is not None
+            else torch.zeros(part.x[:n_ex].shape, dtype=torch.bool))
     buf = io.BytesIO()
-    np.savez_compressed(buf, x=x[:n_ex].numpy(), y=y[:n_ex].numpy(), mask=mask,
-                        saliency=saliency[:n_ex].numpy())
+    np.savez_compressed(buf, x=part.x[:n_ex].numpy(), y=part.y[:n_ex].numpy(),
+                        mask=mask.numpy(), saliency=saliency[:n_ex].cpu().numpy())
     return CellOutput(rows=rows, seconds=time.perf_counter() - start,
                       per_sample=per_sample, examples=buf.getvalue())
 
 
-# ------------------------------------------------------------------------------------------------
-# Quality metrics of a method's maps: [OBJ] (metric registry) and [CS] certification
+def cell_metrics(dataset: str, metrics: list[str] | tuple[str, ...], *, data_dir: str | None
+                 = None) -> tuple[str, ...]:
+    """The metric names an eval cell on ``dataset`` computes: ``metrics`` (names, groups,
+    ``all``) resolved for that source, plus the [TSB] ground truth where the source has it."""
+    from saliencylab.metrics import resolve_metrics
 
-#: The [CS] scores of a method's maps (Gupta et al., NeurIPS 2022; SPEC.md section 8), computed
-#: by :func:`score_quality`: ``name -> (higher_is_better, description)``. They are not in the
-#: metric registry because one ``certify`` call yields several numbers.
-CERTIFICATION_METRICS: dict[str, tuple[bool, str]] = {
-    "completeness": (
-        True, "worst case over the predicted and the second most likely label of "
-        "min(max(0.01, AUC_a) / p_a, 1); insertion curve with gray fill, label-specific maps"),
-    "soundness": (
-        True, "worst case over the same two labels of min(max(0.1, p_a) / AUC_a, 1); "
-        "insertion curve with gray fill"),
-    "deletion": (
-        False, "deletion game: mean probability of the predicted label while its top "
-        "0..100 % cells are replaced by gray (lower is better)"),
-    "insertion": (
-        True, "insertion game: mean probability of the predicted label while its top "
-        "0..100 % cells are inserted into gray"),
-}
-#: Names that stand for several metrics in ``--metrics`` and in a grid's ``metrics:``.
-METRIC_GROUPS: dict[str, tuple[str, ...]] = {"certification": tuple(CERTIFICATION_METRICS)}
-
-
-@dataclass(frozen=True)
-class MetricEntry:
-    """One row of :func:`metric_catalog`."""
-
-    name: str
-    category: str
-    higher_is_better: bool
-    applies_to: str
-    description: str
-    references: tuple[str, ...]
-    needs_explain_fn: bool = False
-
-
-def metric_catalog() -> list[MetricEntry]:
-    """Every metric ``saliencylab evaluate`` knows: the registry's, then the [CS] ones.
-
-    Example:
-        >>> names = [m.name for m in metric_catalog()]
-        >>> "sanity" in names and "completeness" in names
-        True
-    """
-    from saliencylab.metrics.registry import METRICS
-
-    out = [MetricEntry(m.name, m.category, m.higher_is_better, m.applies_to, m.description,
-                       m.references, m.needs_explain_fn) for m in METRICS.values()]
-    out += [MetricEntry(name, "certification", hib, "classification", text, ("CS",),
-                        needs_explain_fn=True)
-            for name, (hib, text) in CERTIFICATION_METRICS.items()]
-    return out
-
-
-def higher_is_better(name: str) -> bool:
-    """Orientation of a metric of :func:`metric_catalog`."""
-    for m in metric_catalog():
-        if m.name == name:
-            return m.higher_is_better
-    raise UnknownNameError("metric", name, [m.name for m in metric_catalog()])
-
-
-def quality_metric_names() -> list[str]:
-    """Names of the metrics a method's maps get besides the ground truth: the registry's
-    classification metrics and the [CS] certification metrics."""
-    return [m.name for m in metric_catalog() if m.applies_to == "classification"]
-
-
-def resolve_metrics(
-    spec: str | Sequence[str], *, groundtruth: bool, data_name: str = "this data"
-) -> list[str]:
-    """Expand a metric spec into metric names, checking that each applies.
-
-    ``spec`` is a comma-separated string or a list of names: metric names, ``"all"`` (every
-    registry metric that applies: the [OBJ] classification metrics, plus the [TSB] ground-truth
-    metrics when ``groundtruth``) and groups (``"certification"``).
-
-    Raises:
-        UnknownNameError: an unknown name (the message lists the valid ones).
-        NotApplicableError: a ground-truth metric on data without masks, or a segmentation
-            metric on a classifier.
-
-    Example:
-        >>> resolve_metrics("faithfulness,certification", groundtruth=False)[:3]
-        ['faithfulness', 'completeness', 'soundness']
-    """
-    catalog = {m.name: m for m in metric_catalog()}
-    tokens = [t.strip() for t in spec.split(",")] if isinstance(spec, str) else list(spec)
-    tokens = [t for t in tokens if t]
-    if not tokens:
-        raise ConfigError("no metrics given; name some (see `saliencylab metrics`), 'all' or "
-                          "'certification'")
-    names: list[str] = []
-    for token in tokens:
-        if token == "all":
-            names += [n for n, m in catalog.items() if m.category != "certification" and (
-                m.applies_to == "classification" or (groundtruth and m.applies_to ==
-                                                     "groundtruth"))]
-        elif token in METRIC_GROUPS:
-            names += METRIC_GROUPS[token]
-        elif token in catalog:
-            names.append(token)
-        else:
-            raise UnknownNameError("metric", token, [*catalog, *METRIC_GROUPS, "all"])
-    for name in names:
-        m = catalog[name]
-        if m.applies_to == "groundtruth" and not groundtruth:
-            valid = [n for n, e in catalog.items() if e.applies_to == "classification"]
-            raise NotApplicableError(
-                f"{name} is a ground-truth metric [TSB] and needs data with known informative "
-                f"cells (the synthetic designs); {data_name} has none. Metrics that apply: "
-                f"{', '.join(valid)}")
-        if m.applies_to == "segmentation":
-            raise NotApplicableError(f"{name} scores segmentation models (per-step labels); "
-                                     "it does not apply to a classifier")
-    return list(dict.fromkeys(names))
-
-
-def check_metric_params(metric_params: dict[str, Any]) -> None:
-    """Every key must be a registry metric (or ``certification``) and every option one its
-    function takes, so a typo fails before any work is done."""
-    from saliencylab.metrics.registry import METRICS
-
-    for name, options in metric_params.items():
-        if not isinstance(options, dict):
-            raise ConfigError(f"metric_params[{name!r}] must be a mapping of options, got "
-                              f"{options!r}")
-        if name == "certification":
-            accepted = {"fill", "fractions"}
-        elif name in METRICS and METRICS[name].applies_to != "groundtruth":
-            sig = inspect.signature(METRICS[name].fn).parameters
-            accepted = {k for k, p in sig.items() if p.kind is p.KEYWORD_ONLY} - {
-                "explain_fn", "batch_size", "generator"}
-        else:
-            valid = [n for n, m in METRICS.items() if m.applies_to != "groundtruth"]
-            raise UnknownNameError("metric with options", name, [*valid, "certification"])
-        unknown = sorted(set(options) - accepted)
-        if unknown:
-            raise ConfigError(f"metric {name} does not take {', '.join(unknown)}; it accepts: "
-                              f"{', '.join(sorted(accepted)) or 'nothing'}")
-
-
-@dataclass
-class QualityScores:
-    """Per-sample scores ``(N,)`` (NaN = undefined for that sample), seconds per metric (or
-    metric group) and the ground-truth rows, from :func:`score_quality`."""
-
-    per_sample: dict[str, Tensor]
-    seconds: dict[str, float]
-    groundtruth_rows: list[tuple[str, str, float]] = field(default_factory=list)
-
-    def rows(self) -> list[tuple[str, str, float]]:
-        """``(metric, "mean" | "se" | "n", value)`` rows (undefined statistics left out) and
-        ``(name, "seconds", value)`` timings, for the results store."""
-        from saliencylab.metrics.aggregate import mean_se
-
-        rows: list[tuple[str, str, float]] = []
-        for name, values in self.per_sample.items():
-            mean, se, n = mean_se(values)
-            if n > 0 and math.isfinite(mean):
-                rows.append((name, "mean", mean))
-            if n > 1 and math.isfinite(se):
-                rows.append((name, "se", se))
-            rows.append((name, "n", float(n)))
-        rows += self.groundtruth_rows
-        rows += [(name, "seconds", float(s)) for name, s in self.seconds.items()]
-        return rows
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy() for k, v in self.per_sample.items()}
-
-
-def score_quality(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    attributions: Tensor,
-    metrics: Sequence[str],
-    *,
-    method: str,
-    params: dict[str, Any] | None = None,
-    tsr: bool = False,
-    postprocess: Any = "tsb",
-    seed: int = 0,
-    batch_size: int | None = 256,
-    metric_params: dict[str, dict[str, Any]] | None = None,
-    box: Tensor | None = None,
-    background: Any = None,
-    gray: float = 0.0,
-) -> QualityScores:
-    """Score one method's maps with quality metrics, per sample.
-
-    Args:
-        model: the classifier (its device is used).
-        x, y: ``(N, T, F)`` inputs and ``(N,)`` labels the maps explain.
-        attributions: the maps of ``x`` for ``y`` made by ``method`` with ``params``, ``tsr``
-            and ``postprocess``; metrics that re-explain (sanity, sensitivity, robustness,
-            certification) use the same settings so new maps are comparable.
-        metrics: names from :func:`resolve_metrics`.
-        seed: seeds the explanations and each metric's draws.
-        batch_size: inputs per chunk of the [OBJ] metrics and of the ground-truth evaluation.
-        metric_params: per-metric options, e.g. ``{"robustness": {"radius": 0.2}}``;
-            ``{"certification": {"fill": ...}}`` replaces the gray value.
-        box, background: ground truth and background sampler (ground-truth metrics only).
-        gray: the fill of the [CS] insertion / deletion curves (0 for z-normalised data, the
-            training mean for min-max scaled data).
-
-    Returns:
-        :class:`QualityScores`; all [OBJ] and [CS] scores but ``deletion`` are higher-is-better.
-
-    Example:
-        >>> import torch
-        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 2))
-        >>> x, y = torch.rand(4, 10, 2), torch.tensor([0, 1, 0, 1])
-        >>> a = torch.rand(4, 10, 2)
-        >>> s = score_quality(net, x, y, a, ["faithfulness", "insertion"], method="gradient")
-        >>> sorted(s.per_sample), s.per_sample["insertion"].shape
-        (['faithfulness', 'insertion'], torch.Size([4]))
-    """
-    import torch
-
-    from saliencylab.metrics.quality import make_explain_fn
-    from saliencylab.metrics.registry import METRICS
-
-    params = dict(params or {})
-    metric_params = dict(metric_params or {})
-    check_metric_params(metric_params)
-    device = next(iter(model.parameters()), torch.empty(0)).device
-    x, y = x.to(device), y.to(device)
-    attributions = attributions.to(device)
-    extra = {"tsr": True} if tsr else {}
-    explain_fn = make_explain_fn(method, seed=seed, postprocess=postprocess, **params, **extra)
-
-    per_sample: dict[str, Tensor] = {}
-    seconds: dict[str, float] = {}
-    gt_rows: list[tuple[str, str, float]] = []
-    gt = [m for m in metrics if m in METRICS and METRICS[m].applies_to == "groundtruth"]
-    for name in metrics:
-        if name in gt or name in CERTIFICATION_METRICS:
-            continue
-        if name not in METRICS:
-            raise UnknownNameError("metric", name, quality_metric_names())
-        info = METRICS[name]
-        kwargs: dict[str, Any] = {"batch_size": batch_size, "generator": make_generator(seed)}
-        if info.needs_explain_fn:
-            kwargs["explain_fn"] = explain_fn
-        kwargs.update(metric_params.get(name, {}))
-        t0 = time.perf_counter()
-        per_sample[name] = info.fn(model, x, y, attributions, **kwargs).detach().float().cpu()
-        seconds[name] = time.perf_counter() - t0
-
-    if gt:
-        from saliencylab.metrics.groundtruth import evaluate_groundtruth
-
-        if box is None or background is None:
-            raise NotApplicableError(f"{', '.join(gt)} need ground-truth masks and a background "
-                                     "sampler (synthetic data)")
-        t0 = time.perf_counter()
-        result = evaluate_groundtruth(model, x, y, box.to(device), attributions, background,
-                                      generator=make_generator(seed + 7919),
-                                      batch_size=batch_size or 256)
-        gt_rows = [r for r in result.to_rows() if r[0] in gt]
-        seconds["groundtruth"] = time.perf_counter() - t0
-
-    cert = [m for m in metrics if m in CERTIFICATION_METRICS]
-    if cert:
-        per_sample.update(_certification_scores(
-            model, x, cert, method=method, params=params, tsr=tsr, postprocess=postprocess,
-            seed=seed, options={"fill": gray, **metric_params.get("certification", {})},
-            seconds=seconds))
-    return QualityScores(per_sample, seconds, gt_rows)
-
-
-def _certification_scores(
-    model: nn.Module, x: Tensor, names: list[str], *, method: str, params: dict[str, Any],
-    tsr: bool, postprocess: Any, seed: int, options: dict[str, Any], seconds: dict[str, float],
-) -> dict[str, Tensor]:
-    """[CS] scores of ``method``'s maps for the predicted and the second most likely label."""
-    from saliencylab.explain import explain
-    from saliencylab.metrics.certification import (
-        certify,
-        deletion_game,
-        insertion_game,
-        top_labels,
-    )
-
-    t0 = time.perf_counter()
-    labels = top_labels(model, x, 2)
-    maps = explain(model, x, [labels[:, 0], labels[:, 1]], method, seed=seed,
-                   postprocess=postprocess, tsr=True if tsr else None, **params).attributions
-    maps = maps.transpose(0, 1)  # (N, 2, T, F): one map per label
-    seconds["certification_explain"] = time.perf_counter() - t0
-    fill, fractions = options.get("fill", 0.0), options.get("fractions")
-    out: dict[str, Tensor] = {}
-    if {"completeness", "soundness"} & set(names):
-        t0 = time.perf_counter()
-        r = certify(model, x, maps, labels, fill=fill, fractions=fractions, seed=seed)
-        if "completeness" in names:
-            out["completeness"] = r.worst_completeness
-        if "soundness" in names:
-            out["soundness"] = r.worst_soundness
-        seconds["certify"] = time.perf_counter() - t0
-    for name, game in (("deletion", deletion_game), ("insertion", insertion_game)):
-        if name in names:
-            t0 = time.perf_counter()
-            out[name] = game(model, x, maps[:, 0], labels[:, 0], fill=fill,
-                             fractions=fractions, seed=seed).auc
-            seconds[name] = time.perf_counter() - t0
-    return {k: v.detach().float().cpu() for k, v in out.items()}
+    source = source_of(dataset, data_dir)
+    spec = list(metrics)
+    tsb = source.has_groundtruth and source.has_background
+    if tsb and "groundtruth" not in spec and "all" not in spec:
+        spec = ["groundtruth", *spec]
+    if not spec:
+        return ()
+    return tuple(resolve_metrics(spec, modality=source.modality, task=source.task,
+                                 has_groundtruth=source.has_groundtruth,
+                                 has_background=source.has_background))

@@ -1,18 +1,22 @@
 """The benchmark grid: a typed, YAML-loadable description of what to run.
 
-A grid is datasets x processes x models x training procedures x methods (each optionally with TSR)
-x seeds, as in [TSB] (Ismail et al., NeurIPS 2020) and [SGT] (Ismail et al., NeurIPS 2021).
-Presets give the paper's grids and a ``quick`` one that runs in minutes on a laptop.
+A grid is datasets x processes x models x training procedures x methods (each optionally with
+TSR) x seeds, as in [TSB] (Ismail et al., NeurIPS 2020, §4) and [SGT] (Ismail et al., NeurIPS
+2021, §5). ``datasets`` takes any source name of ``saliencylab data list`` (case-insensitive):
+the synthetic designs (crossed with ``processes``), the vanishing-saliency sets, UCR / UEA
+archives (aeon's bundled sets offline; any other archive from ``data_dir`` or aeon's download)
+and segmentation data. ``data`` overrides the synthetic generator's settings; ``dataset_options``
+holds any source's own options by name.
 
-Two optional axes bring in the [OBJ] quality metrics (Löffler et al., "Don't Get Me Wrong: How to
-Apply Deep Visual Interpretations to Time Series") and the [CS] certification (Gupta et al.,
-NeurIPS 2022): ``metrics:`` names quality metrics (``saliencylab metrics``; ``all`` = the five
-[OBJ] metrics, ``certification`` = completeness, soundness, deletion, insertion) that every eval
-cell computes on its explained samples next to the [TSB] ground-truth evaluation, and ``ucr:``
-names UCR / UEA datasets (e.g. GunPoint) that are trained and explained like the synthetic ones
-but, having no ground truth, get only the quality metrics. The ``quality`` preset is the [OBJ]
-grid on GunPoint. ``certify`` / ``certify-full`` are experiments, not grids
-(:data:`EXPERIMENTS`; ``saliencylab bench --preset certify``).
+Every eval cell scores its maps with the metrics that apply to its data: the [TSB] ground truth
+on synthetic sources, plus the grid's ``metrics`` ([OBJ] quality metrics, ``all``, the
+``certification`` group of [CS] Gupta et al., NeurIPS 2022, ``localization`` on segmentation
+data; ``saliencylab metrics`` lists them). ``variants`` names a method with its own settings,
+e.g. ``learned_mask_tv0.01: {method: learned_mask, lambda_tv: 0.01}``.
+
+Presets give the papers' grids and a ``quick`` one that runs in minutes on a laptop;
+``certify`` / ``certify-full`` are experiments (:data:`EXPERIMENTS`; ``saliencylab bench
+--preset certify``).
 
 Example:
     >>> from saliencylab.bench.config import GridConfig, load_config
@@ -36,6 +40,8 @@ from pydantic import (
     model_validator,
 )
 
+from saliencylab.data import Source, archive_source, get_source
+from saliencylab.data.ucr import archive_name
 from saliencylab.errors import ConfigError, UnknownNameError
 
 # The ten methods of the [TSB] benchmark (Section 4 of the paper).
@@ -82,20 +88,23 @@ class SGTSettings(_Strict):
     by_magnitude: bool = False
     per_dataset: dict[str, dict[str, float]] = Field(default_factory=dict)
 
-    def for_dataset(self, design: str) -> dict[str, Any]:
+    def for_dataset(self, dataset: str) -> dict[str, Any]:
+        """The settings of ``dataset`` (``per_dataset`` keys are case-insensitive)."""
         settings = {"k": self.k, "lam": self.lam, "by_magnitude": self.by_magnitude}
-        settings.update(self.per_dataset.get(design, {}))
+        own = {k.lower(): v for k, v in self.per_dataset.items()}
+        settings.update(own.get(dataset.lower(), {}))
         return settings
 
 
 class EvalSettings(_Strict):
-    """How explanations are evaluated against the ground truth ([TSB] Section 5)."""
+    """Which samples an eval cell explains and how. Options of the metrics themselves (e.g. the
+    [TSB] reference quirk ``groundtruth: {shared_background: true}``) go in ``metric_params``."""
 
-    n_samples: int = Field(100, ge=1, description="test samples explained per model")
-    shared_background: bool = Field(
-        False, description="reference quirk: one background draw per (method, d)"
-    )
-    batch_size: int = Field(256, ge=1)
+    n_samples: int = Field(100, ge=1, description="samples explained per model (the first n)")
+    split: Literal["test", "val", "train"] = "test"
+    postprocess: str | None = Field(
+        "tsb", description="post-processing of the maps before scoring (None: raw maps)")
+    batch_size: int = Field(256, ge=1, description="inputs per chunk of every expensive call")
     n_examples: int = Field(4, ge=0, description="maps kept for the report per cell")
 
 
@@ -103,25 +112,29 @@ class GridConfig(_Strict):
     """Everything that determines a benchmark run; hashed into every cell's cache key."""
 
     name: str = "custom"
-    datasets: list[str] = Field(default_factory=list, description="synthetic designs")
-    ucr: list[str] = Field(default_factory=list,
-                           description="UCR / UEA datasets (no ground truth: quality metrics only)")
+    datasets: list[str] = Field(default_factory=list, description="source names")
+    ucr: list[str] = Field(default_factory=list, description="alias of datasets (UCR / UEA)")
     processes: list[str] = Field(default_factory=lambda: ["Gaussian"], min_length=1)
+    data_dir: str | None = Field(None, description="folder of the folder-backed sources")
     models: list[str] = Field(min_length=1)
     training: list[Literal["traditional", "saliency_guided"]] = Field(
         default_factory=lambda: ["traditional"], min_length=1
     )
     methods: list[str] = Field(min_length=1)
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="label -> {method: NAME, **its parameters}")
     tsr: list[str] = Field(default_factory=list, description="methods also run with TSR")
     random_baseline: str | None = Field(
         "random", description="method the Diff columns compare to (None: no baseline)")
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     data: dict[str, Any] = Field(default_factory=dict, description="SyntheticConfig overrides")
+    dataset_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="options of one source, by name")
     model_kwargs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     method_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     metrics: list[str] = Field(
         default_factory=list,
-        description="quality metrics of every eval cell ([OBJ] names, 'all', 'certification')")
+        description="metrics of every eval cell besides the ground truth (names, 'all', groups)")
     metric_params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="options per metric, e.g. robustness: {radius: 0.2}")
     train: TrainSettings = TrainSettings()
@@ -140,58 +153,93 @@ class GridConfig(_Strict):
     @model_validator(mode="after")
     def _some_data(self) -> GridConfig:
         if not self.datasets and not self.ucr:
-            raise ValueError("name at least one synthetic design under datasets or one UCR "
-                             "dataset under ucr")
-        if self.ucr and not self.metrics:
-            raise ValueError(f"ucr datasets {self.ucr} have no ground truth, so they need "
-                             "quality metrics: add e.g. metrics: [all] (see `saliencylab "
-                             "metrics`)")
+            raise ValueError("name at least one dataset under datasets (see `saliencylab data "
+                             "list`)")
         return self
 
+    # -- the axes, resolved against the registries ------------------------------------------
+
+    def dataset_names(self) -> list[str]:
+        """``datasets`` then ``ucr``, in canonical spelling, without repeats."""
+        names = [source_of(n, self.data_dir).name for n in [*self.datasets, *self.ucr]]
+        return list(dict.fromkeys(names))
+
+    def processes_for(self, dataset: str) -> list[str | None]:
+        """The grid's processes a source takes (``[None]`` for sources without a process)."""
+        source = source_of(dataset, self.data_dir)
+        if not source.processes:
+            return [None]
+        accepted = {p.lower(): p for p in source.processes}
+        unknown = [p for p in self.processes if p.lower() not in accepted]
+        if unknown and source.kind == "synthetic":
+            raise UnknownNameError("process", unknown[0], source.processes)
+        chosen = [accepted[p.lower()] for p in self.processes if p.lower() in accepted]
+        return chosen or [source.default_process or source.processes[0]]
+
+    def data_options(self, dataset: str) -> dict[str, Any]:
+        """The source options of ``dataset``: ``data`` for the synthetic kinds, then its own
+        ``dataset_options``."""
+        source = source_of(dataset, self.data_dir)
+        base = dict(self.data) if source.kind in ("synthetic", "vanishing") else {}
+        own = {k.lower(): v for k, v in self.dataset_options.items()}
+        return {**base, **own.get(source.name.lower(), {})}
+
+    def data_dir_for(self, dataset: str) -> str | None:
+        """``data_dir`` for folder-backed sources (UCR / UEA, tool tracking, ...), else None."""
+        source = source_of(dataset, self.data_dir)
+        if source.kind in ("synthetic", "vanishing") or (
+                not source.needs_data_dir and source.kind != "ucr"):
+            return None
+        return self.data_dir
+
     def all_methods(self) -> list[str]:
-        """Methods to evaluate, with the random baseline first (the Diff columns need it)."""
+        """Method labels to evaluate, with the random baseline first (the Diff columns)."""
         methods = list(self.methods)
         if self.random_baseline is not None and self.random_baseline not in methods:
             methods.insert(0, self.random_baseline)
         return methods
 
-    def quality_metrics(self) -> list[str]:
-        """The ``metrics`` axis expanded to metric names (``all``, ``certification``)."""
-        if not self.metrics:
-            return []
-        from saliencylab.bench.cells import resolve_metrics
-        from saliencylab.metrics.registry import METRICS
-
-        given = [m for m in self.metrics if m in METRICS and METRICS[m].applies_to ==
-                 "groundtruth"]
-        if given:
-            raise ConfigError(f"metrics {given} are the [TSB] ground-truth evaluation, which "
-                              "every synthetic eval cell computes anyway; list quality metrics "
-                              "only (see `saliencylab metrics`)")
-        return resolve_metrics(self.metrics, groundtruth=False, data_name="a grid")
+    def method_spec(self, label: str) -> tuple[str, dict[str, Any]]:
+        """``(method name, parameters)`` of a method label (a method or a variant)."""
+        if label in self.variants:
+            spec = dict(self.variants[label])
+            method = spec.pop("method", None)
+            if not isinstance(method, str):
+                raise ConfigError(f"variants.{label} must name its method: {{method: NAME, "
+                                  f"...parameters}}, got {self.variants[label]!r}")
+            return method, {**self.method_params.get(method, {}), **spec}
+        return label, dict(self.method_params.get(label, {}))
 
     def validate_names(self) -> None:
-        """Check every name against the registries (raises ``UnknownNameError``)."""
-        from saliencylab.data import ALL_DESIGNS, PROCESSES
-        from saliencylab.explain.registry import METHODS
-        from saliencylab.models import MODELS
+        """Check every name and option against the registries before any work is done."""
+        from saliencylab.bench.cells import cell_metrics
+        from saliencylab.explain.registry import get_method
+        from saliencylab.metrics import check_metric_options
+        from saliencylab.models import get_model_info
 
-        for kind, names, valid in (
-            ("dataset design", self.datasets, ALL_DESIGNS),
-            ("process", self.processes, PROCESSES),
-            ("model", self.models, MODELS),
-            ("method", self.all_methods(), METHODS),
-        ):
-            for name in names:
-                if name not in valid:
-                    raise UnknownNameError(kind, name, valid)
-        clash = [n for n in self.ucr if n in ALL_DESIGNS]
-        if clash:
-            raise ConfigError(f"{clash} are synthetic designs: list them under datasets, not ucr")
-        self.quality_metrics()
-        from saliencylab.bench.cells import check_metric_params
+        for model in self.models:
+            get_model_info(model)
+        for label in self.all_methods():
+            get_method(self.method_spec(label)[0])
+        check_metric_options(self.metric_params)
+        for dataset in self.dataset_names():
+            self.processes_for(dataset)
+            if not cell_metrics(dataset, self.metrics, data_dir=self.data_dir):
+                raise ConfigError(
+                    f"dataset {dataset} has no ground truth, so its maps need metrics: add e.g. "
+                    "metrics: [all] (see `saliencylab metrics`)")
 
-        check_metric_params(self.metric_params)
+
+def source_of(name: str, data_dir: str | None = None) -> Source:
+    """The registered source ``name`` (case-insensitive), or, for an archive name that is not
+    registered, a UCR / UEA source read from ``data_dir`` or, for a name aeon knows, from aeon's
+    download. Any other name raises :class:`UnknownNameError` with the closest suggestion."""
+    try:
+        return get_source(name)
+    except UnknownNameError:
+        if data_dir is None and archive_name(name) is None:
+            raise
+        return archive_source(name, data_dir)
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -243,8 +291,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # see docs/quality.md. Override with model_kwargs: {fcn: {pooling: max}}.
 PRESETS["quality"] = {
     "name": "quality",
-    "datasets": [],
-    "ucr": ["GunPoint"],
+    "datasets": ["GunPoint"],
     "models": ["fcn", "tcn_obj"],
     "model_kwargs": {"fcn": {"pooling": "avg"}},
     "training": ["traditional"],
@@ -256,6 +303,18 @@ PRESETS["quality"] = {
     "train": {"epochs": 300, "batch_size": 16, "lr": 0.002, "patience": 50,
               "min_test_accuracy": 0.95},
     "evaluation": {"n_samples": 150},
+}
+# [OBJ] localization: a segmentation model explained with per-time-step targets (the true label
+# of every step) and scored by range-based recall [TAT] on the synthetic segmentation data.
+PRESETS["localization"] = {
+    "name": "localization",
+    "datasets": ["SyntheticSegmentation"],
+    "models": ["utime", "bilstm_seg"],
+    "methods": ["gradient", "integrated_gradients", "gradient_x_input"],
+    "random_baseline": "random",
+    "metrics": ["localization"],
+    "train": {"epochs": 15, "patience": 5, "min_test_accuracy": 0.8},
+    "evaluation": {"n_samples": 50},
 }
 PRESETS["paper"] = {
     **PRESETS["paper-gaussian"],

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,50 +28,53 @@ from rich.progress import (
 )
 
 from saliencylab.bench.cells import (
-    UCR_PROCESS,
     EvalTask,
     TrainTask,
+    cell_metrics,
     run_eval_cell,
     run_train_cell,
 )
 from saliencylab.bench.config import GridConfig, dump_config
 from saliencylab.bench.executors import make_executor
 from saliencylab.bench.store import ResultStore
-from saliencylab.train import write_checkpoint
+from saliencylab.train import read_checkpoint, write_checkpoint
 
 
 def train_tasks(grid: GridConfig) -> list[TrainTask]:
-    """Every model the grid trains, in a stable order: synthetic designs x processes, then the
-    UCR datasets (``process`` = ``"UCR"``, the ``data`` overrides do not apply to them)."""
-    sources = [(design, process, dict(grid.data)) for design in grid.datasets
-               for process in grid.processes]
-    sources += [(name, UCR_PROCESS, {}) for name in grid.ucr]
-    return [
-        TrainTask(
-            dataset=dataset, process=process, model=model, training=training, seed=seed,
-            data=data, model_kwargs=dict(grid.model_kwargs.get(model, {})),
-            train=grid.train.model_dump(),
-            sgt=grid.sgt.for_dataset(dataset) if training == "saliency_guided" else {},
-        )
-        for dataset, process, data in sources
-        for model in grid.models
-        for training in grid.training
-        for seed in grid.seeds
-    ]
+    """Every model the grid trains, in a stable order: datasets x processes (for the sources
+    that take one) x models x trainings x seeds."""
+    out = []
+    for dataset in grid.dataset_names():
+        for process in grid.processes_for(dataset):
+            for model in grid.models:
+                for training in grid.training:
+                    for seed in grid.seeds:
+                        out.append(TrainTask(
+                            dataset=dataset, process=process, model=model, training=training,
+                            seed=seed, data=grid.data_options(dataset),
+                            data_dir=grid.data_dir_for(dataset),
+                            model_kwargs=dict(grid.model_kwargs.get(model, {})),
+                            train=grid.train.model_dump(),
+                            sgt=grid.sgt.for_dataset(dataset)
+                            if training == "saliency_guided" else {},
+                        ))
+    return out
 
 
 def eval_tasks(grid: GridConfig, trained: list[TrainTask]) -> list[EvalTask]:
-    """Every (model, method[, TSR]) pair of the grid, each with the grid's quality metrics."""
+    """Every (model, method[, TSR]) pair of the grid, each with the metrics that apply to its
+    data (the [TSB] ground truth on synthetic sources, plus the grid's ``metrics``)."""
     evaluation = grid.evaluation.model_dump()
-    metrics = tuple(grid.quality_metrics())
-    metric_params = dict(grid.metric_params) if metrics else {}
     tasks = []
     for train in trained:
-        for method in grid.all_methods():
-            params = dict(grid.method_params.get(method, {}))
-            for tsr in (False, True) if method in grid.tsr else (False,):
+        metrics = cell_metrics(train.dataset, grid.metrics, data_dir=train.data_dir)
+        metric_params = {k: v for k, v in grid.metric_params.items()} if metrics else {}
+        for label in grid.all_methods():
+            method, params = grid.method_spec(label)
+            for tsr in (False, True) if label in grid.tsr else (False,):
                 tasks.append(EvalTask(train, method, tsr, params, evaluation, metrics,
-                                      metric_params))
+                                      metric_params, label=None if label == method else
+                                      (f"{label}+tsr" if tsr else label)))
     return tasks
 
 
@@ -111,14 +113,39 @@ def run_grid(
     """
     grid.validate_names()
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dump_config(grid, run_dir / "grid.yaml")
+    trains = train_tasks(grid)
+    return run_tasks(run_dir, trains, eval_tasks(grid, trains), title=f"bench {grid.name}",
+                     executor=executor, workers=workers, address=address, progress=progress,
+                     max_cells=max_cells)
+
+
+def run_tasks(
+    run_dir: str | Path,
+    trains: list[TrainTask],
+    evals: list[EvalTask],
+    *,
+    checkpoints: dict[str, dict[str, Any]] | None = None,
+    title: str = "cells",
+    executor: str = "local",
+    workers: int = 0,
+    address: str | None = None,
+    progress: bool = True,
+    max_cells: int | None = None,
+) -> RunSummary:
+    """Run the train cells, then the eval cells, skipping every cell the store holds.
+
+    The one driver of every experiment (``bench``, ``evaluate``, the certification). An eval
+    cell explains the model its ``train`` task trained in this run directory, or, when its
+    ``model_hash`` is set, ``checkpoints[model_hash]`` (a checkpoint given from outside).
+    """
+    run_dir = Path(run_dir)
     (run_dir / "models").mkdir(parents=True, exist_ok=True)
     (run_dir / "examples").mkdir(parents=True, exist_ok=True)
-    dump_config(grid, run_dir / "grid.yaml")
+    checkpoints = checkpoints or {}
     store = ResultStore(run_dir / "results.sqlite")
     done = store.finished_keys()
-
-    trains = train_tasks(grid)
-    evals = eval_tasks(grid, trains)
     total = len(trains) + len(evals)
     skipped = sum(t.key in done for t in trains) + sum(e.key in done for e in evals)
     ran = 0
@@ -128,7 +155,7 @@ def run_grid(
     pool = make_executor(executor, **kwargs)
     try:
         with _progress(progress) as bar:
-            bar_id = bar.add_task(f"bench {grid.name}", total=total, completed=skipped, last="")
+            bar_id = bar.add_task(title, total=total, completed=skipped, last="")
             pending_train = [t for t in trains if t.key not in done][:budget]
             for task, out in pool.map_unordered(run_train_cell, pending_train):
                 write_checkpoint(run_dir / "models" / f"{task.key}.pt", out.checkpoint)
@@ -139,9 +166,11 @@ def run_grid(
             budget -= len(pending_train)
 
             done = store.finished_keys()
-            pending_eval = [e for e in evals if e.key not in done and e.train.key in done]
+            pending_eval = [e for e in evals if e.key not in done
+                            and (e.model_hash in checkpoints or e.train.key in done)]
             pending_eval = pending_eval[: max(budget, 0)]
-            jobs = [(e, _load_payload(run_dir, e.train.key)) for e in pending_eval]
+            jobs = [(e, checkpoints[e.model_hash] if e.model_hash in checkpoints
+                     else _load_payload(run_dir, e.train.key)) for e in pending_eval]
             for (task, _), out in pool.map_unordered(run_eval_cell, jobs):
                 if out.examples is not None:
                     _write_atomic(run_dir / "examples" / f"{task.key}.npz", out.examples)
@@ -149,15 +178,15 @@ def run_grid(
                                  duration=out.seconds, per_sample=out.per_sample)
                 ran += 1
                 bar.update(bar_id, advance=1,
-                           last=f"{task.label} on {task.train.model}/{task.train.dataset}")
+                           last=f"{task.name} on {task.train.model}/{task.train.dataset}")
     finally:
         pool.close()
+        store.close()
     return RunSummary(run_dir, total, ran, skipped)
 
 
 def _load_payload(run_dir: Path, train_key: str) -> dict[str, Any]:
-    return torch.load(run_dir / "models" / f"{train_key}.pt", map_location="cpu",
-                      weights_only=False)
+    return read_checkpoint(run_dir / "models" / f"{train_key}.pt")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -1,128 +1,189 @@
-"""``saliencylab data``: list the synthetic datasets and look at one.
+"""``saliencylab data``: list the registered data sources and look at one.
 
     saliencylab data list
     saliencylab data show Middle --process AutoRegressive --seed 0 --out middle_ar.png
+    saliencylab data show gunpoint
+    saliencylab data show Coffee --data-dir ~/UCRArchive_2018
+    saliencylab data show SyntheticSegmentation
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 data_app = typer.Typer(
     name="data",
-    help="Synthetic benchmark datasets ([TSB] boxes, [ICA] vanishing saliency).",
+    help="Datasets: [TSB] / [ICA] synthetic designs, UCR/UEA archives, segmentation data.",
     no_args_is_help=True,
 )
 
 
 @data_app.command("list")
 def list_designs() -> None:
-    """List the designs (box size and placement) and the generating processes."""
-    from saliencylab.data import ALL_DESIGNS, PROCESSES, SyntheticConfig
+    """List every registered source, grouped by kind (synthetic, vanishing, ucr, segmentation)."""
+    from saliencylab.data import list_sources
+    from saliencylab.data.sources import ARCHIVE_NOTE, KIND_TITLES
 
-    table = Table(title="synthetic designs (dataset = design x process)")
-    for col in ("design", "paper", "T x F", "box (time x features)", "placement"):
-        table.add_column(col)
-    for design in ALL_DESIGNS:
-        config = SyntheticConfig(design=design)
-        geom = config.geometry()
-        if geom.moving:
-            placement = "random per sample"
-        elif geom.class_axis is not None:
-            other = "time" if geom.class_axis == "feature" else "feature"
-            placement = (f"{other} start random; {geom.class_axis} start "
-                         f"{geom.positions[0]} (class 1) / {geom.positions[1]} (class 0)")
-        else:
-            placement = f"fixed at (t, f) = {geom.start}"
-        source = "ICA" if design.startswith("Vanishing") else "TSB"
-        table.add_row(design, source, f"{config.n_time} x {config.n_features}",
-                      f"{geom.box[0]} x {geom.box[1]}", placement)
+    sources = list_sources()
     console = Console()
-    console.print(table)
-    console.print("processes: " + ", ".join(PROCESSES))
+    for kind in dict.fromkeys(s.kind for s in sources):
+        group = [s for s in sources if s.kind == kind]
+        process_sets = {s.processes for s in group}
+        shared = process_sets.pop() if len(process_sets) == 1 else None
+        table = Table(title=escape(f"{kind}: {KIND_TITLES.get(kind, kind)}"),
+                      title_justify="left")
+        columns = ["name", "description"]
+        if shared is None:
+            columns.append("processes")
+        if len({s.task for s in group}) > 1:
+            columns.append("task")
+        if any(s.needs_data_dir for s in group):
+            columns.append("needs --data-dir")
+        for col in columns:
+            table.add_column(col, no_wrap=col == "name")
+        for s in group:
+            cells = {"name": s.name, "description": s.description,
+                     "processes": ", ".join(s.processes) or "-", "task": s.task,
+                     "needs --data-dir": "yes" if s.needs_data_dir else ""}
+            table.add_row(*(escape(cells[c]) for c in columns))
+        console.print(table)
+        if shared:
+            console.print(f"processes: {', '.join(shared)} (default {group[0].default_process}; "
+                          f"--process P, any case)")
+        if kind == "ucr":
+            console.print(escape(ARCHIVE_NOTE))
+        console.print()
 
 
-def _split_name(name: str, process: str | None) -> tuple[str, str]:
-    """Accept ``Middle`` (with --process) or ``Middle_AutoRegressive``."""
-    from saliencylab.data import ALL_DESIGNS, PROCESSES
-
-    if name not in ALL_DESIGNS and "_" in name:
-        design, _, proc = name.partition("_")
-        if design in ALL_DESIGNS and proc in PROCESSES:
-            return design, proc
-    return name, process or "Gaussian"
-
-
-def plot_samples(dataset, n_per_class: int, path: Path) -> Path:
-    """Heatmaps (time on x, features on y) of a few training samples of each class, box outlined."""
-    import torch
-    from matplotlib.figure import Figure
+def _draw(ax: Any, dataset: Any, i: int) -> None:
+    """One training sample: lines (few features) or a heatmap, with its ground truth / labels."""
     from matplotlib.patches import Rectangle
 
     split = dataset.train
-    classes = list(range(dataset.n_classes))
-    fig = Figure(figsize=(3.0 * n_per_class, 2.8 * len(classes)), constrained_layout=True)
-    axes = fig.subplots(len(classes), n_per_class, squeeze=False)
-    for row, label in enumerate(classes):
-        idx = torch.nonzero(split.y == label).flatten()[:n_per_class].tolist()
-        for col in range(n_per_class):
-            ax = axes[row][col]
-            if col >= len(idx):
+    x = split.x[i]  # (T, F)
+    length = int(split.lengths[i]) if split.lengths is not None else x.shape[0]
+    if x.shape[1] <= 6:
+        ax.plot(x.numpy(), linewidth=1)
+        ax.set_ylabel("value")
+        if split.mask is not None and split.y.dim() == 1:
+            steps = split.mask[i].any(dim=1).nonzero().flatten()
+            if len(steps):
+                ax.axvspan(int(steps.min()) - 0.5, int(steps.max()) + 0.5, color="red",
+                           alpha=0.15)
+    else:
+        image = ax.imshow(x.T.numpy(), aspect="auto", origin="lower", cmap="viridis")
+        ax.figure.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_ylabel("feature")
+        if split.starts is not None and "box" in dataset.meta:
+            t0, f0 = split.starts[i].tolist()
+            h, w = dataset.meta["box"]
+            ax.add_patch(Rectangle((t0 - 0.5, f0 - 0.5), h, w, fill=False, edgecolor="red",
+                                   linewidth=1.5))
+    if length < x.shape[0]:
+        ax.axvline(length - 0.5, color="black", linestyle="--", linewidth=1)
+    if split.y.dim() == 2:
+        labels = ax.twinx()
+        labels.step(range(x.shape[0]), split.y[i].numpy(), where="mid", color="red",
+                    linewidth=1)
+        labels.set_ylabel("label", color="red")
+    ax.set_xlabel("time")
+
+
+def plot_samples(dataset: Any, n_per_class: int, path: Path) -> Path:
+    """A few training samples of each class (segmentation: the first samples, labels drawn as a
+    red step line), box outlined or informative steps shaded, padding after a dashed line."""
+    from matplotlib.figure import Figure
+
+    split = dataset.train
+    if split.y.dim() == 2:
+        rows = [[i] for i in range(min(len(split), 2 * n_per_class))]
+        titles = [[f"sample {i}"] for i in range(len(rows))]
+        n_cols = 1
+    else:
+        rows, titles = [], []
+        for label in range(dataset.n_classes):
+            idx = (split.y == label).nonzero().flatten()[:n_per_class].tolist()
+            rows.append(idx)
+            titles.append([f"class {label}, sample {i}" for i in idx])
+        n_cols = n_per_class
+    fig = Figure(figsize=(3.4 * n_cols + 1.5, 2.6 * len(rows)), constrained_layout=True)
+    axes = fig.subplots(len(rows), n_cols, squeeze=False)
+    for r, idx in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            if c >= len(idx):
                 ax.axis("off")
                 continue
-            i = idx[col]
-            image = ax.imshow(split.x[i].T.numpy(), aspect="auto", origin="lower", cmap="viridis")
-            if split.starts is not None:
-                t0, f0 = split.starts[i].tolist()
-                h, w = dataset.meta["box"]
-                ax.add_patch(Rectangle((t0 - 0.5, f0 - 0.5), h, w, fill=False, edgecolor="red",
-                                       linewidth=1.5))
-            ax.set_title(f"class {label}, sample {i}", fontsize=9)
-            ax.set_xlabel("time")
-            ax.set_ylabel("feature")
-            fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.suptitle(dataset.meta.get("name", "dataset"))
+            _draw(ax, dataset, idx[c])
+            ax.set_title(titles[r][c], fontsize=9)
+    fig.suptitle(dataset.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path
 
 
+def _describe(data: Any) -> list[str]:
+    """Lines about the data beyond the split table: box, lengths, classes, source."""
+    meta, lines = data.meta, []
+    if "box" in meta:
+        if meta["moving"]:
+            where = "random start per sample"
+        elif meta["positional"]:
+            where = f"class sets the {meta['positional']} start {meta['positions']}"
+        else:
+            where = f"start (t, f) = {meta['start']}"
+        lines.append(f"box {meta['box'][0]} x {meta['box'][1]} (time x features), {where}; "
+                     f"{'min-max scaled' if meta['scaled'] else 'unscaled'}")
+    lengths = [s.lengths for s in data.splits.values() if s.lengths is not None and len(s)]
+    if lengths:
+        lo = min(int(t.min()) for t in lengths)
+        hi = max(int(t.max()) for t in lengths)
+        lines.append(f"ragged: {lo}..{hi} valid steps, padded to {data.n_time} "
+                     f"({meta.get('padding', '?')} padding)")
+    if meta.get("class_names"):
+        names = ", ".join(f"{i} = {n}" for i, n in enumerate(meta["class_names"]))
+        lines.append(f"classes: {names}")
+    lines.append(f"task: {data.task}; ground-truth mask: {'yes' if data.has_mask else 'no'}; "
+                 f"background draws: {'yes' if data.has_background else 'no'}")
+    return lines
+
+
 @data_app.command("show")
 def show(
-    name: str = typer.Argument(..., help="design (e.g. Middle) or design_process"),
-    process: str = typer.Option(None, "--process", "-p", help="generating process (Gaussian)"),
-    seed: int = typer.Option(0, min=0, help="data seed"),
+    name: str = typer.Argument(..., help="a source of `data list` (any case), design_process, "
+                               "or any UCR/UEA archive name"),
+    process: str = typer.Option(None, "--process", "-p",
+                                help="generating process of a synthetic design (Gaussian)"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="folder to read the data from "
+                                  "(<DIR>/<Name>/<Name>_TRAIN.ts|.tsv|.arff; ToolTracking root)"),
+    seed: int = typer.Option(0, min=0, help="data seed (UCR: seed of the validation split)"),
     out: Path = typer.Option(None, help="PNG path (default runs/data/<name>_s<seed>.png)"),
     n_per_class: int = typer.Option(2, min=1, max=8, help="samples plotted per class"),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="use the on-disk cache"),
 ) -> None:
     """Print the shapes and class balance of a dataset and plot a few samples of each class."""
-    from saliencylab.data import load_synthetic
+    from saliencylab.data import load_dataset
 
-    design, process = _split_name(name, process)
-    data = load_synthetic(design, process, seed=seed, cache=cache)
-    meta = data.meta
-    table = Table(title=f"{meta['name']} (seed {seed})")
+    data = load_dataset(name, process=process, data_dir=data_dir, seed=seed, cache=cache)
+    table = Table(title=escape(f"{data.name} (seed {seed})"))
     for col in ("split", "x shape", *(f"class {c}" for c in range(data.n_classes))):
         table.add_column(col, justify="right")
     for split, info in data.summary().items():
         table.add_row(split, " x ".join(map(str, info["shape"])), *map(str, info["classes"]))
     console = Console()
     console.print(table)
-    if meta["moving"]:
-        where = "random start per sample"
-    elif meta["positional"]:
-        where = f"class sets the {meta['positional']} start {meta['positions']}"
-    else:
-        where = f"start (t, f) = {meta['start']}"
-    console.print(f"box {meta['box'][0]} x {meta['box'][1]} (time x features), {where}; "
-                  f"{'min-max scaled' if meta['scaled'] else 'unscaled'}")
-    out = out or Path("runs") / "data" / f"{meta['name']}_s{seed}.png"
-    console.print(f"samples: {plot_samples(data, n_per_class, out)}")
+    for line in _describe(data):
+        console.print(escape(line))
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", data.name)
+    out = out or Path("runs") / "data" / f"{safe}_s{seed}.png"
+    console.print(escape(f"samples: {plot_samples(data, n_per_class, out)}"))
 
 
 def register(app: typer.Typer) -> None:

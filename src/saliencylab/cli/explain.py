@@ -1,5 +1,5 @@
 """``saliencylab methods`` and ``saliencylab explain``: list the saliency methods; explain a
-trained checkpoint on its own synthetic test data.
+trained checkpoint on its own data (any source it was trained on).
 
     saliencylab methods
     saliencylab explain --checkpoint runs/checkpoints/Middle-Gaussian-tcn-s0.pt \\
@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from saliencylab.cli.options import parse_options
 from saliencylab.errors import ConfigError
 
 
@@ -35,7 +36,8 @@ def methods(
     """List every saliency method with its family, needs and reference defaults."""
     from saliencylab.explain.registry import METHODS
 
-    table = Table(title="saliency methods (defaults from SPEC.md section 3)", show_lines=False)
+    table = Table(title="saliency methods (defaults: the papers' reference settings)",
+                  show_lines=False)
     for col in ("method", "family"):
         table.add_column(col, no_wrap=True)
     table.add_column("needs", overflow="fold")
@@ -50,34 +52,29 @@ def methods(
     Console().print(table)
 
 
-def _parse_params(items: list[str]) -> dict[str, Any]:
-    import yaml
-
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--param must look like name=value, got {item!r}")
-        params[key.strip()] = yaml.safe_load(raw)
-    return params
-
-
 def plot_explanation(x, mask, attribution, title: str, path: Path) -> Path:
-    """Input heatmap, ground-truth box and saliency map side by side (time on x, features on y)."""
+    """Input, ground truth (when known) and saliency side by side: time on x and features on y
+    for a series ``(T, F)``, the channel mean of an image ``(C, H, W)``."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(11, 3.2), constrained_layout=True)
-    axes = fig.subplots(1, 3)
-    panels = ((x, "input", "viridis"), (mask.float(), "ground truth", "Greys"),
-              (attribution, "saliency", "magma"))
-    for ax, (image, label, cmap) in zip(axes, panels, strict=True):
-        shown = ax.imshow(image.T.numpy(), aspect="auto", origin="lower", cmap=cmap)
+    image = x.dim() == 3
+
+    def show(t):  # (T, F) -> features x time; (C, H, W) -> H x W
+        return (t.float().mean(0) if image else t.float().T).numpy()
+
+    panels = [(x, "input", "viridis")]
+    if mask is not None and mask.any():
+        panels.append((mask, "ground truth", "Greys"))
+    panels.append((attribution, "saliency", "magma"))
+    fig = Figure(figsize=(3.7 * len(panels), 3.2), constrained_layout=True)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (panel, label, cmap) in zip(axes, panels, strict=True):
+        shown = ax.imshow(show(panel), aspect="auto" if not image else "equal",
+                          origin="lower" if not image else "upper", cmap=cmap)
         ax.set_title(label)
-        ax.set_xlabel("time")
+        ax.set_xlabel("x" if image else "time")
         fig.colorbar(shown, ax=ax, fraction=0.046)
-        if label == "saliency" and mask.any():
-            ax.contour(mask.float().T.numpy(), levels=[0.5], colors="cyan", linewidths=0.8)
-    axes[0].set_ylabel("feature")
+    axes[0].set_ylabel("y" if image else "feature")
     fig.suptitle(title)
     fig.savefig(path, dpi=90)
     return path
@@ -101,24 +98,30 @@ def explain_cmd(
     mask_steps: int = typer.Option(None, "--steps", min=1,
                                    help="learned_mask: optimisation steps"),
 ) -> None:
-    """Explain N samples of CHECKPOINT's own dataset; write attributions.npz and PNGs."""
+    """Explain N samples of CHECKPOINT's own dataset; write attributions.npz and PNGs.
+
+    The checkpoint alone says which data, model and procedure it came from (any source:
+    synthetic, UCR / UEA, segmentation, images). Segmentation models are explained with the
+    label of every valid time step as target; padded steps of ragged series get zero.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import numpy as np
     import torch
 
-    from saliencylab.data import SyntheticConfig, load_synthetic
+    from saliencylab.bench.cells import TrainTask, explain_targets
     from saliencylab.explain import explain
     from saliencylab.explain.registry import get_method
-    from saliencylab.train.trainer import load_checkpoint
+    from saliencylab.train import model_from_checkpoint, read_checkpoint
+    from saliencylab.utils import model_device
 
     get_method(method)  # fail before loading anything
     if split not in ("test", "val", "train"):
         raise ConfigError(f"--split must be test, val or train, got {split!r}")
     if target not in ("label", "pred"):
         raise ConfigError(f"--target must be 'label' or 'pred', got {target!r}")
-    params = _parse_params(param)
+    params = parse_options(param, "--param")
     shortcuts = {"lambda_tv": tv, "upsample": upsample, "steps": mask_steps}
     if any(v is not None for v in shortcuts.values()) and method != "learned_mask":
         raise ConfigError("--tv, --upsample and --steps apply to --method learned_mask only")
@@ -127,24 +130,27 @@ def explain_cmd(
         s.strip() for s in postprocess.split(",") if s.strip()
     ]
     console = Console()
-    model, info = load_checkpoint(checkpoint)
-    if not info.get("data_config"):
-        raise ConfigError(f"{checkpoint} records no data_config; cannot find its dataset")
-    data = load_synthetic(SyntheticConfig(**info["data_config"]))
+    payload = read_checkpoint(checkpoint)
+    task = TrainTask.from_checkpoint(payload)
+    model, info = model_from_checkpoint(payload)
+    data = task.load_data()
     part = getattr(data, split)
-    count = min(n, part.x.shape[0])
-    device = next(model.parameters()).device
-    x = part.x[:count].to(device)
-    labels, masks = part.y[:count], part.mask[:count]
+    part = part.take(slice(0, min(n, len(part))))
+    count = len(part)
+    device = model_device(model)
+    x = part.x.to(device)
+    valid = None if part.valid_mask is None else part.valid_mask.to(device)
     if target == "pred":
         with torch.no_grad():
-            targets = model(x).argmax(1)
+            targets = model(x).argmax(-1)
+        if valid is not None and targets.dim() == 2:
+            targets = torch.where(valid, targets, torch.full_like(targets, -1))
     else:
-        targets = labels.to(device)
+        targets = explain_targets(data, part).to(device)
 
     start = time.perf_counter()
     result = explain(model, x, targets, method, batch_size=batch_size, seed=seed,
-                     postprocess=steps, tsr=True if tsr else None, **params)
+                     postprocess=steps, tsr=True if tsr else None, valid=valid, **params)
     seconds = time.perf_counter() - start
 
     out = out or Path("runs") / "explain" / f"{checkpoint.stem}-{method}{'-tsr' if tsr else ''}"
@@ -153,20 +159,23 @@ def explain_cmd(
     metadata = {
         "checkpoint": str(checkpoint), "method": method, "tsr": tsr, "split": split,
         "target": target, "params": result.params, "model_config": info.get("model_config"),
-        "data_config": info.get("data_config"), "seconds": seconds,
+        "task": info.get("task"), "seconds": seconds,
     }
+    masks = part.mask if part.mask is not None else torch.zeros(part.x.shape, dtype=torch.bool)
     np.savez_compressed(
-        out / "attributions.npz", attributions=attributions.numpy(), inputs=x.cpu().numpy(),
-        labels=labels.numpy(), targets=targets.cpu().numpy(), masks=masks.numpy(),
+        out / "attributions.npz", attributions=attributions.numpy(), inputs=part.x.numpy(),
+        labels=part.y.numpy(), targets=targets.cpu().numpy(), masks=masks.numpy(),
         metadata=np.array(json.dumps(metadata, default=str)),
     )
     if plots:
         name = f"{method}{' + TSR' if tsr else ''}"
         for i in range(count):
-            plot_explanation(x[i].cpu(), masks[i], attributions[i],
-                             f"{name} — sample {i}, label {int(labels[i])}",
+            label = "" if part.y.dim() > 1 else f", label {int(part.y[i])}"
+            plot_explanation(part.x[i], None if part.mask is None else part.mask[i],
+                             attributions[i], f"{name} — sample {i}{label}",
                              out / f"sample_{i:03d}.png")
-    table = Table(title=f"{method}{' + TSR' if tsr else ''} on {count} {split} samples")
+    table = Table(title=f"{method}{' + TSR' if tsr else ''} on {count} {split} samples of "
+                        f"{task.dataset}")
     for col in ("samples", "seconds", "output"):
         table.add_column(col)
     table.add_row(str(count), f"{seconds:.2f}", str(out))

@@ -1,4 +1,13 @@
-"""``saliencylab train``: train a benchmark model on a synthetic dataset and save a checkpoint."""
+"""``saliencylab train``: train a model on any named dataset and save a checkpoint.
+
+    saliencylab train --dataset GunPoint --model fcn
+    saliencylab train --dataset Middle --process Gaussian --model tcn --training saliency_guided
+    saliencylab train --dataset ECG200 --data-dir data/ucr --model fcn --epochs 100
+
+The checkpoint records the training task (dataset name, process, data directory, options, model,
+procedure, seed), so ``saliencylab explain`` and ``saliencylab evaluate`` need the file alone.
+Training is the train cell of ``saliencylab bench``: the same settings give the same weights.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +17,67 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from saliencylab.cli.options import parse_options
+
 
 def train(
-    dataset: str = typer.Option("Middle", help="design name, see `saliencylab data list`"),
-    process: str = typer.Option("Gaussian", help="generating process"),
-    model: str = typer.Option("tcn", help="model name: lstm, lstm_ica, tcn, transformer, ..."),
+    dataset: str = typer.Option("Middle", help="a source name, see `saliencylab data list`"),
+    process: str = typer.Option(None, help="generating process of a synthetic design "
+                                "(default Gaussian)"),
+    data_dir: Path = typer.Option(None, help="folder of a folder-backed source (UCR / UEA "
+                                  "files, tool tracking)"),
+    model: str = typer.Option("tcn", help="model name, see the README (lstm, tcn, fcn, ...)"),
+    training: str = typer.Option("traditional", help="traditional or saliency_guided [SGT]"),
+    k: float = typer.Option(None, help="saliency guided: fraction of features masked"),
+    lam: float = typer.Option(None, help="saliency guided: weight of the KL term"),
     epochs: int = typer.Option(50, min=1, help="maximum epochs (early stopping on validation)"),
     batch_size: int = typer.Option(50, min=1),
     lr: float = typer.Option(1e-3, min=0.0),
+    patience: int = typer.Option(10, min=1, help="epochs without validation gain"),
     seed: int = typer.Option(0, help="seeds data, initialisation and batch order"),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, mps"),
+    option: list[str] = typer.Option(None, "--option", "-o",
+                                     help="dataset option name=value, e.g. n_train=500"),
+    model_option: list[str] = typer.Option(None, "--model-option", "-m",
+                                           help="model option name=value, e.g. hidden_size=5"),
     out: Path = typer.Option(None, help="checkpoint path (default runs/checkpoints/...)"),
 ) -> None:
-    """Train MODEL on DATASET / PROCESS; print validation and test accuracy; save a checkpoint."""
-    from saliencylab.data import load_synthetic
-    from saliencylab.models import build_model
-    from saliencylab.train import TrainConfig, fit, save_checkpoint
-    from saliencylab.utils import seed_everything
+    """Train MODEL on DATASET; print validation and test accuracy; save a checkpoint."""
+    from saliencylab.bench.cells import TrainTask, run_train_cell
+    from saliencylab.bench.config import SGTSettings, TrainSettings, source_of
+    from saliencylab.errors import ConfigError
+    from saliencylab.train import write_checkpoint
 
+    source = source_of(dataset, None if data_dir is None else str(data_dir))
+    if training != "saliency_guided" and (k is not None or lam is not None):
+        raise ConfigError("--k and --lam apply to --training saliency_guided only")
+    sgt = {}
+    if training == "saliency_guided":
+        sgt = SGTSettings().for_dataset(source.name)
+        sgt.update({key: v for key, v in (("k", k), ("lam", lam)) if v is not None})
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
+    task = TrainTask(
+        dataset=source.name,
+        process=(process or source.default_process) if source.processes else process,
+        model=model, training=training, seed=seed, data=parse_options(option, "--option"),
+        model_kwargs=parse_options(model_option, "--model-option"), train=settings.model_dump(),
+        sgt=sgt, data_dir=None if data_dir is None else str(data_dir),
+    )
     console = Console()
-    data = load_synthetic(dataset, process, seed=seed)
-    seed_everything(seed)
-    net = build_model(model, n_features=data.n_features, n_time=data.n_time,
-                      n_classes=data.n_classes)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
-    result = fit(net, data, config)
-    out = out or Path("runs") / "checkpoints" / f"{dataset}-{process}-{model}-s{seed}.pt"
-    save_checkpoint(out, result.model, data_config=data.config, train_config=config,
-                    procedure=result.procedure, metrics=result.metrics())
+    console.print(f"[bold]train[/] {model} on {task.dataset}"
+                  f"{' / ' + task.process if task.process else ''} ({training}, seed {seed})")
+    result = run_train_cell(task)
+    tag = "-".join(p for p in (task.dataset, task.process, model, training[:3], f"s{seed}") if p)
+    out = out or Path("runs") / "checkpoints" / f"{tag}.pt"
+    write_checkpoint(out, result.checkpoint)
 
-    table = Table(title=f"{model} on {dataset} / {process}")
-    for col in ("val accuracy", "test accuracy", "best epoch", "epochs run", "seconds", "fit"):
+    rows = {metric: value for metric, _, value in result.rows}
+    table = Table(title=f"{model} on {task.dataset}")
+    for col in ("val accuracy", "test accuracy", "epochs run", "seconds", "fit to interpret"):
         table.add_column(col, justify="right")
-    table.add_row(f"{result.val_accuracy:.3f}", f"{result.test_accuracy:.3f}",
-                  str(result.best_epoch), str(len(result.epoch_seconds)),
-                  f"{result.seconds:.1f}", "yes" if result.fit_to_interpret else "no (< 90 %)")
+    gate = settings.min_test_accuracy
+    table.add_row(f"{rows['val_accuracy']:.3f}", f"{rows['test_accuracy']:.3f}",
+                  str(int(rows["epochs_run"])), f"{rows['train_seconds']:.1f}",
+                  "yes" if rows["fit_to_interpret"] else f"no (< {gate:.0%})")
     console.print(table)
     console.print(f"checkpoint: {out}")
 

@@ -1,8 +1,10 @@
 """On-disk dataset cache shared by the synthetic and UCR loaders.
 
 A cache file is a ``torch.save`` payload ``{"version": ..., "config": ..., ...}``: written
-atomically, read back with ``weights_only=True`` and ignored (``None``) when it is missing, of
-another format version or config, or unreadable (with a warning).
+atomically, read back with ``weights_only=True`` (tensors and plain containers only, nothing that
+can run code) and ignored (``None``) when it is missing, of another format version or config, or
+unreadable (with a warning). :func:`encode_splits` / :func:`decode_splits` store every field of
+each :class:`~saliencylab.data.Split` (``x``, ``y``, ``mask``, ``starts``, ``lengths``).
 """
 
 from __future__ import annotations
@@ -12,18 +14,28 @@ import pickle
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import torch
 
-if TYPE_CHECKING:
-    from saliencylab.data.synthetic import TimeSeriesDataset
+from saliencylab.data.dataset import Dataset, Split
 
-__all__ = ["load_or_build", "read_payload", "write_payload"]
+__all__ = ["decode_splits", "encode_splits", "load_or_build", "read_payload", "write_payload"]
 
 T = TypeVar("T")
 
-_UNREADABLE = (OSError, RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError)
+_UNREADABLE = (OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError,
+               pickle.UnpicklingError)
+
+
+def encode_splits(dataset: Dataset) -> dict[str, dict[str, torch.Tensor | None]]:
+    """``{split name: {field: tensor or None}}`` of every split, for a cache payload."""
+    return {name: split.tensors() for name, split in dataset.splits.items()}
+
+
+def decode_splits(encoded: dict[str, dict[str, Any]]) -> dict[str, Split]:
+    """The :class:`~saliencylab.data.Split` s of :func:`encode_splits`' output."""
+    return {name: Split(**tensors) for name, tensors in encoded.items()}
 
 
 def write_payload(path: Path, payload: dict[str, Any]) -> None:
@@ -67,10 +79,10 @@ def read_payload(
 
 def load_or_build(
     path: Path | None,
-    build: Callable[[], TimeSeriesDataset],
-    load: Callable[[Path], TimeSeriesDataset | None],
-    save: Callable[[TimeSeriesDataset, Path], None],
-) -> TimeSeriesDataset:
+    build: Callable[[], Dataset],
+    load: Callable[[Path], Dataset | None],
+    save: Callable[[Dataset, Path], None],
+) -> Dataset:
     """The dataset cached at ``path`` if ``load`` accepts it, else ``build()`` (saved to ``path``).
 
     ``path=None`` disables the cache. ``meta`` records ``from_cache`` and ``cache_path``.

@@ -7,7 +7,7 @@ same processes are written here as batched torch code: one call draws ``(n, n_ti
 
 Every generator returns a float tensor of shape ``(n, n_time, n_features)`` and draws all its
 randomness from the given ``torch.Generator`` (on the generator's device). The constants below are
-the ones the authors used (SPEC.md section 1).
+the ones the authors used ([TSB] and their TimeSynth settings).
 
 Example:
     >>> from saliencylab.data.processes import sample_process

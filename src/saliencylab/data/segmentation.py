@@ -28,7 +28,6 @@ import math
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from saliencylab.data.synthetic import Split, TimeSeriesDataset
+from saliencylab.data.dataset import Dataset, Split
 from saliencylab.errors import ConfigError, InvalidDataError, SaliencyLabError, ShapeError
 from saliencylab.utils import make_generator
 
@@ -58,31 +57,11 @@ __all__ = [
 SIGNATURES: tuple[str, ...] = ("sine", "shift", "square")
 
 
-@dataclass
-class SegmentationSplit(Split):
-    """A :class:`~saliencylab.data.Split` whose labels ``y`` are per step, ``(N, T)`` int64."""
-
-    def to(self, device: torch.device | str) -> SegmentationSplit:
-        def move(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.to(device)
-
-        return SegmentationSplit(move(self.x), move(self.y), move(self.mask), move(self.starts))
-
-    def class_counts(self, n_classes: int = 2) -> list[int]:
-        """Number of time steps of each class (over all samples)."""
-        return torch.bincount(self.y.flatten(), minlength=n_classes).tolist()
-
-
-@dataclass
-class SegmentationDataset(TimeSeriesDataset):
-    """A :class:`~saliencylab.data.TimeSeriesDataset` with per-step labels: ``y`` is ``(N, T)``,
-    class 0 is "no class"; ``meta["task"] == "segmentation"``."""
-
-    @property
-    def n_classes(self) -> int:
-        if "n_classes" in self.meta:
-            return int(self.meta["n_classes"])
-        return int(max(int(s.y.max()) for s in self.splits.values() if len(s)) + 1)
+#: Former names: a segmentation split / dataset is a :class:`~saliencylab.data.Split` /
+#: :class:`~saliencylab.data.Dataset` whose ``y`` is ``(N, T)`` and whose ``task`` (from
+#: ``meta["task"]``) is "segmentation". Kept so existing imports work.
+SegmentationSplit = Split
+SegmentationDataset = Dataset
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +222,7 @@ def _draw_noise(config: SegmentationConfig, n: int, generator: torch.Generator) 
                                       device=generator.device)
 
 
-def _make_split(config: SegmentationConfig, n: int, g: torch.Generator) -> SegmentationSplit:
+def _make_split(config: SegmentationConfig, n: int, g: torch.Generator) -> Split:
     dev = g.device
     s, t, slot = config.max_segments, config.n_time, config.slot
     used = torch.rand(n, s, generator=g, device=dev) < config.p_segment
@@ -264,10 +243,10 @@ def _make_split(config: SegmentationConfig, n: int, g: torch.Generator) -> Segme
     x = x + config.amplitude * torch.einsum("nst,nsf->ntf", wave, channels)
     y = (inside.long() * cls[..., None]).sum(1)
     mask = torch.einsum("nst,nsf->ntf", inside.to(torch.float32), channels) > 0
-    return SegmentationSplit(x=x, y=y, mask=mask)
+    return Split(x=x, y=y, mask=mask)
 
 
-def generate_segmentation(config: SegmentationConfig) -> SegmentationDataset:
+def generate_segmentation(config: SegmentationConfig) -> Dataset:
     """Generate ``config``'s dataset in memory; deterministic given ``config.seed``.
 
     Example:
@@ -288,14 +267,13 @@ def generate_segmentation(config: SegmentationConfig) -> SegmentationDataset:
                      for c, name in enumerate(config.class_names()) if c > 0},
         "has_mask": True,
     }
-    return SegmentationDataset(config=config, train=splits["train"], val=splits["val"],
-                               test=splits["test"], meta=meta,
-                               background_fn=partial(_draw_noise, config))
+    return Dataset(config=config, train=splits["train"], val=splits["val"], test=splits["test"],
+                   meta=meta, background_fn=partial(_draw_noise, config))
 
 
 def load_synthetic_segmentation(
     config: SegmentationConfig | None = None, **overrides: Any
-) -> SegmentationDataset:
+) -> Dataset:
     """The synthetic segmentation dataset of ``config`` (or of the defaults with ``overrides``).
 
     Generation is a handful of batched tensor operations (milliseconds for the defaults), so it
@@ -399,7 +377,7 @@ def load_tool_tracking(
     test_fraction: float = 0.2,
     normalize: bool = True,
     seed: int = 0,
-) -> SegmentationDataset:
+) -> Dataset:
     """Windows of the tool-tracking dataset (Fraunhofer IIS) as a segmentation dataset.
 
     The published layout (github.com/mutschcr/tool-tracking, its ``datatools`` reader) is
@@ -430,8 +408,9 @@ def load_tool_tracking(
         normalize: z-normalise each feature with the training split's mean and std.
 
     Returns:
-        A :class:`SegmentationDataset` with ``x`` ``(N, window, F)``, ``y`` ``(N, window)``,
-        ``mask=None``; ``meta`` holds ``class_names``, ``features``, ``measurements`` per split.
+        A segmentation :class:`~saliencylab.data.Dataset` with ``x`` ``(N, window, F)``, ``y``
+        ``(N, window)``, ``mask=None``; ``meta`` holds ``class_names``, ``features``,
+        ``measurements`` per split.
 
     Example:
         >>> data = load_tool_tracking("tool-tracking-data", tool="electric_screwdriver")
@@ -535,7 +514,7 @@ def load_tool_tracking(
         std = torch.where(std < 1e-8, torch.ones_like(std), std)
         parts = {s: ((x - mean) / std, y) for s, (x, y) in parts.items()}
         stats = {"mean": mean.tolist(), "std": std.tolist()}
-    splits = {s: SegmentationSplit(x=x, y=y) for s, (x, y) in parts.items()}
+    splits = {s: Split(x=x, y=y) for s, (x, y) in parts.items()}
     meta = {
         "name": "ToolTracking" + (f"-{tool}" if tool else ""),
         "task": "segmentation",
@@ -554,8 +533,8 @@ def load_tool_tracking(
               "stride": stride, "background_classes": sorted(folded), "split_by": split_by,
               "val_fraction": val_fraction, "test_fraction": test_fraction,
               "normalize": normalize, "seed": seed}
-    return SegmentationDataset(config=config, train=splits["train"], val=splits["val"],
-                               test=splits["test"], meta=meta)
+    return Dataset(config=config, train=splits["train"], val=splits["val"], test=splits["test"],
+                   meta=meta)
 
 
 def write_tool_tracking_example(

@@ -27,8 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -36,14 +35,42 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from saliencylab.data.cache import load_or_build, read_payload, write_payload
+from saliencylab.data.cache import (
+    decode_splits,
+    encode_splits,
+    load_or_build,
+    read_payload,
+    write_payload,
+)
+from saliencylab.data.dataset import Dataset, Split, TimeSeriesDataset
 from saliencylab.data.processes import PROCESSES, sample_process
 from saliencylab.data.scaling import MinMaxScaler
-from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
+from saliencylab.errors import ConfigError, UnknownNameError
 from saliencylab.utils import cache_dir, make_generator, stable_hash
 
-# Bump when the generators change, so old cache files are not reused.
-DATA_FORMAT_VERSION = 1
+__all__ = [
+    "ALL_DESIGNS",
+    "DESIGNS",
+    "DESIGN_SPECS",
+    "DesignSpec",
+    "Split",
+    "SyntheticConfig",
+    "TimeSeriesDataset",
+    "VANISHING_DESIGNS",
+    "balanced_labels",
+    "box_mask",
+    "cache_path",
+    "draw_background",
+    "generate_synthetic",
+    "get_design",
+    "list_datasets",
+    "load_synthetic",
+    "make_split",
+]
+
+# Bump when the generators or the cache payload change, so old cache files are not reused.
+# 2: splits store every Split field (``lengths`` too).
+DATA_FORMAT_VERSION = 2
 
 DESIGNS: tuple[str, ...] = (
     "Middle",
@@ -120,11 +147,24 @@ DESIGN_SPECS: dict[str, DesignSpec] = {
 }
 
 
+def _canonical(name: object, valid: tuple[str, ...]) -> str | None:
+    """The spelling in ``valid`` of ``name`` up to case, or None."""
+    if not isinstance(name, str):
+        return None
+    return next((v for v in valid if v.lower() == name.lower()), None)
+
+
 def get_design(name: str) -> DesignSpec:
-    """The :class:`DesignSpec` of a design name (UnknownNameError if there is none)."""
-    if name not in DESIGN_SPECS:
+    """The :class:`DesignSpec` of a design name, any case (UnknownNameError if there is none).
+
+    Example:
+        >>> get_design("middle").box
+        (30, 30)
+    """
+    canonical = _canonical(name, ALL_DESIGNS)
+    if canonical is None:
         raise UnknownNameError("design", name, ALL_DESIGNS)
-    return DESIGN_SPECS[name]
+    return DESIGN_SPECS[canonical]
 
 
 @dataclass(frozen=True)
@@ -157,12 +197,13 @@ def _validation_message(exc: ValidationError) -> str:
 class SyntheticConfig(BaseModel):
     """Everything that determines a synthetic dataset; its hash is the cache key.
 
-    Defaults follow SPEC.md section 1 ([TSB]): 1000 train (10 % of it carved out for validation)
-    and 100 test samples of 50 x 50, ``mu = 1``, min-max scaled. The vanishing designs default to
-    100 x 100. ``box_size`` / ``box_start`` / ``positions`` override a design's geometry (needed
-    when ``n_time`` / ``n_features`` change so much that the SPEC box no longer fits).
+    Defaults follow [TSB] Ismail et al. NeurIPS 2020: 1000 train (10 % of it carved out for
+    validation) and 100 test samples of 50 x 50, ``mu = 1``, min-max scaled. The vanishing
+    designs of [ICA] default to 100 x 100. ``box_size`` / ``box_start`` / ``positions`` override
+    a design's geometry (needed when ``n_time`` / ``n_features`` change so much that the paper's
+    box no longer fits).
 
-    Reference quirks (off by default; see SPEC.md):
+    Quirks of the authors' reference code (off by default):
         small_middle_reference: SmallMiddle is 14 x 14 at (18, 18) as in the authors' code.
         moving_start_reference: random starts exclude the last position where the box fits
             (``np.random.randint(T - size)`` in the authors' code).
@@ -206,14 +247,15 @@ class SyntheticConfig(BaseModel):
     def _names_and_default_size(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        design = data.get("design")
-        if not isinstance(design, str) or design not in DESIGN_SPECS:
-            raise UnknownNameError("design", design, ALL_DESIGNS)
-        process = data.get("process", "Gaussian")
-        if not isinstance(process, str) or process not in PROCESSES:
-            raise UnknownNameError("process", process, PROCESSES)
+        design = _canonical(data.get("design"), ALL_DESIGNS)
+        if design is None:
+            raise UnknownNameError("design", data.get("design"), ALL_DESIGNS)
+        process = _canonical(data.get("process", "Gaussian"), PROCESSES)
+        if process is None:
+            raise UnknownNameError("process", data.get("process"), PROCESSES)
         default_t, default_f = DESIGN_SPECS[design].default_size
-        return {"n_time": default_t, "n_features": default_f, **data}
+        return {"n_time": default_t, "n_features": default_f, **data, "design": design,
+                "process": process}
 
     @model_validator(mode="after")
     def _check_geometry(self) -> SyntheticConfig:
@@ -297,112 +339,6 @@ class SyntheticConfig(BaseModel):
             positions=None if positions is None else tuple(positions),
             max_start=max_start,
         )
-
-
-@dataclass
-class Split:
-    """One split of a dataset: inputs ``x`` (N, T, F) float32, labels ``y`` (N,) int64, and for
-    synthetic data the boolean ground-truth ``mask`` (N, T, F) and box ``starts`` (N, 2) = (t, f).
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-    mask: torch.Tensor | None = None
-    starts: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def to(self, device: torch.device | str) -> Split:
-        """A copy with every tensor on ``device``."""
-        def move(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.to(device)
-
-        return Split(move(self.x), move(self.y), move(self.mask), move(self.starts))
-
-    def class_counts(self, n_classes: int = 2) -> list[int]:
-        """Number of samples of each class."""
-        return torch.bincount(self.y, minlength=n_classes).tolist()
-
-
-BackgroundFn = Callable[[int, torch.Generator], torch.Tensor]
-
-
-@dataclass
-class TimeSeriesDataset:
-    """A dataset of ``(batch, time, features)`` samples with train / val / test splits.
-
-    Attributes:
-        config: what generated it (a :class:`SyntheticConfig` for synthetic data).
-        train, val, test: the :class:`Split` s (scaled when ``config.scale``).
-        meta: name, design, process, box geometry, ``n_classes``, cache information.
-        scaler: the :class:`MinMaxScaler` fit on ``train`` (None when unscaled).
-    """
-
-    config: Any
-    train: Split
-    val: Split
-    test: Split
-    meta: dict[str, Any] = field(default_factory=dict)
-    scaler: MinMaxScaler | None = None
-    background_fn: BackgroundFn | None = field(default=None, repr=False)
-
-    @property
-    def n_time(self) -> int:
-        return int(self.train.x.shape[1])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.train.x.shape[2])
-
-    @property
-    def n_classes(self) -> int:
-        if "n_classes" in self.meta:
-            return int(self.meta["n_classes"])
-        return int(self.train.y.max()) + 1
-
-    @property
-    def splits(self) -> dict[str, Split]:
-        return {"train": self.train, "val": self.val, "test": self.test}
-
-    def background(
-        self, n: int, generator: torch.Generator | None = None, seed: int | None = None
-    ) -> torch.Tensor:
-        """``n`` fresh uninformative draws ``(n, T, F)``: the same process, no box, same scaling.
-
-        Without ``generator`` and ``seed`` a fixed seed derived from the config is used, so
-        repeated calls return the same draws; pass a generator to get fresh ones each call.
-        The draws are made on the generator's device.
-
-        Example:
-            >>> data = load_synthetic("RareTime", "Harmonic", n_train=50, n_test=10, cache=False)
-            >>> bg = data.background(8, generator=torch.Generator().manual_seed(3))
-            >>> tuple(bg.shape)
-            (8, 50, 50)
-        """
-        if self.background_fn is None:
-            raise NotApplicableError(
-                f"dataset {self.meta.get('name', '?')!r} has no generating process to draw "
-                f"background from"
-            )
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ConfigError(f"n must be a non-negative integer, got {n!r}")
-        if generator is None:
-            if seed is None:
-                seed = int(stable_hash(["background", self.config], length=8), 16)
-            generator = make_generator(seed)
-        x = self.background_fn(n, generator)
-        return self.scaler.transform(x) if self.scaler is not None else x
-
-    def to(self, device: torch.device | str) -> TimeSeriesDataset:
-        """A copy with every split on ``device`` (background draws follow the generator)."""
-        return replace(self, train=self.train.to(device), val=self.val.to(device),
-                       test=self.test.to(device))
-
-    def summary(self) -> dict[str, Any]:
-        """Shapes and class balance of each split (for printing)."""
-        return {name: {"shape": tuple(s.x.shape), "classes": s.class_counts(self.n_classes)}
-                for name, s in self.splits.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,14 +435,14 @@ def _meta(config: SyntheticConfig) -> dict[str, Any]:
 
 
 def _assemble(config: SyntheticConfig, splits: dict[str, Split], scaler: MinMaxScaler | None,
-              meta: dict[str, Any]) -> TimeSeriesDataset:
-    return TimeSeriesDataset(
+              meta: dict[str, Any]) -> Dataset:
+    return Dataset(
         config=config, train=splits["train"], val=splits["val"], test=splits["test"],
         meta=meta, scaler=scaler, background_fn=partial(draw_background, config),
     )
 
 
-def generate_synthetic(config: SyntheticConfig) -> TimeSeriesDataset:
+def generate_synthetic(config: SyntheticConfig) -> Dataset:
     """Generate ``config``'s dataset in memory (no cache). Deterministic given ``config.seed``.
 
     Example:
@@ -534,21 +470,20 @@ def cache_path(config: SyntheticConfig) -> Path:
     return cache_dir() / "data" / f"{key}.pt"
 
 
-def _save(dataset: TimeSeriesDataset, path: Path) -> None:
+def _save(dataset: Dataset, path: Path) -> None:
     write_payload(path, {
         "version": DATA_FORMAT_VERSION,
         "config": dataset.config.model_dump(),
-        "splits": {name: {"x": s.x, "y": s.y, "mask": s.mask, "starts": s.starts}
-                   for name, s in dataset.splits.items()},
+        "splits": encode_splits(dataset),
         "scaler": None if dataset.scaler is None else dataset.scaler.state_dict(),
         "meta": dataset.meta,
     })
 
 
-def _load(path: Path, config: SyntheticConfig) -> TimeSeriesDataset | None:
+def _load(path: Path, config: SyntheticConfig) -> Dataset | None:
     """The cached dataset, or None if the file is missing, unreadable or for another config."""
-    def decode(payload: dict[str, Any]) -> TimeSeriesDataset:
-        splits = {name: Split(**tensors) for name, tensors in payload["splits"].items()}
+    def decode(payload: dict[str, Any]) -> Dataset:
+        splits = decode_splits(payload["splits"])
         scaler = (None if payload["scaler"] is None
                   else MinMaxScaler.from_state_dict(payload["scaler"]))
         return _assemble(config, splits, scaler, dict(payload["meta"]))
@@ -563,7 +498,7 @@ def load_synthetic(
     *,
     cache: bool = True,
     **overrides: Any,
-) -> TimeSeriesDataset:
+) -> Dataset:
     """Load (or generate and cache) a synthetic dataset.
 
     Args:

@@ -3,27 +3,31 @@
 [OBJ] (Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time
 Series") evaluates its saliency metrics on UCR / UEA problems (GunPointAgeSpan, FordA, FordB,
 MelbournePedestrian, NATOPS, ElectricDevices). :func:`load_ucr` turns any of them into the same
-:class:`~saliencylab.data.TimeSeriesDataset` the synthetic benchmark uses:
+:class:`~saliencylab.data.Dataset` the synthetic benchmark uses:
 
 * **where the data comes from** — without ``folder``, aeon's ``load_classification``: the problems
   aeon ships (:func:`shipped_datasets`: GunPoint, ArrowHead, ItalyPowerDemand, BasicMotions,
   JapaneseVowels, ... ) load offline, any other archive name is downloaded by aeon when online.
-  With ``folder``, ``<folder>/<name>/<name>_TRAIN.ts`` and ``_TEST.ts`` (aeon's ``.ts`` format) or
+  With ``folder``, ``<folder>/<name>/<name>_TRAIN.ts`` and ``_TEST.ts`` (aeon's ``.ts`` format),
   the UCR 2018 ``.tsv`` files (label in the first column, tab-separated, trailing NaN padding for
-  variable-length series) are read; ``<folder>/<name>_TRAIN.*`` works too;
+  variable-length series) or the archive's ``.arff`` files are read; ``<folder>/<name>_TRAIN.*``
+  works too. Names match ignoring case (``gunpoint`` is ``GunPoint``) and must be plain names
+  (no path separators or ``..``);
 * **layout** — channels become our features axis: ``x`` is ``(N, T, F)`` float32;
 * **z-normalisation** (``normalize=True``) per series and per channel over its own length
   (population std; a constant channel becomes 0);
 * **ragged series** (e.g. JapaneseVowels, 7..29 steps) are padded at the end to the longest
   series of train and test, with zeros (``padding="zero"``, the z-normalised mean) or the last
-  observed value (``padding="last"``); the true lengths are in ``meta["lengths"]``;
+  observed value (``padding="last"``); the true lengths are each split's ``lengths`` (``(N,)``;
+  None when every series has the full length);
 * **labels** are mapped to ``0..C-1`` in the archive's declared class order (``@classLabel`` of a
-  ``.ts`` file; sorted labels for ``.tsv``); the original names are ``meta["class_names"]``;
+  ``.ts`` file or the class attribute of an ``.arff`` file; sorted labels for ``.tsv``); the
+  original names are ``meta["class_names"]``;
 * **validation** is carved out of the training split, stratified by class and seeded; the test
   split is the archive's test file and is never touched for selection.
 
 Real data has no ground-truth importance: ``split.mask`` is ``None`` (ground-truth metrics do not
-apply), and :meth:`TimeSeriesDataset.background` raises ``NotApplicableError`` since there is no
+apply), and :meth:`Dataset.background` raises ``NotApplicableError`` since there is no
 generating process to draw uninformative samples from.
 
 The processed tensors are cached in ``cache_dir()/ucr/`` keyed by the options and the source
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -50,22 +55,34 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from saliencylab.data.cache import load_or_build, read_payload, write_payload
-from saliencylab.data.synthetic import Split, TimeSeriesDataset
+from saliencylab.data.cache import (
+    decode_splits,
+    encode_splits,
+    load_or_build,
+    read_payload,
+    write_payload,
+)
+from saliencylab.data.dataset import Dataset, Split
+from saliencylab.data.names import canonical_name, check_name
 from saliencylab.errors import ConfigError, InvalidDataError, SaliencyLabError
 from saliencylab.utils import cache_dir, make_generator, stable_hash
 
 __all__ = [
+    "ARCHIVE_EXTENSIONS",
     "SHIPPED_DATASETS",
     "UCRConfig",
+    "aeon_archive_names",
+    "archive_name",
+    "find_archive_files",
     "load_ucr",
     "shipped_datasets",
     "stratified_split",
     "znormalize",
 ]
 
-# Bump when the processing changes, so old cache files are not reused.
-UCR_FORMAT_VERSION = 1
+# Bump when the processing or the cache payload changes, so old cache files are not reused.
+# 2: splits carry ``lengths``; ``meta["lengths"]`` is gone.
+UCR_FORMAT_VERSION = 2
 
 #: Classification problems aeon 1.x ships inside its wheel (they load without a network).
 SHIPPED_DATASETS: tuple[str, ...] = (
@@ -80,6 +97,14 @@ SHIPPED_DATASETS: tuple[str, ...] = (
 )
 
 _SPLITS = ("TRAIN", "TEST")
+
+#: File formats read from a folder, in order of preference: aeon's ``.ts``, the UCR 2018 ``.tsv``
+#: and the archive's Weka ``.arff``.
+ARCHIVE_EXTENSIONS: tuple[str, ...] = (".ts", ".tsv", ".arff")
+
+#: The folder layout a name is looked up in (for messages).
+FOLDER_LAYOUT = ("<dir>/<Name>/<Name>_TRAIN.ts and <Name>_TEST.ts (or .tsv, UCR 2018 format, or "
+                 ".arff), or <dir>/<Name>_TRAIN.ts and _TEST.ts")
 
 
 class UCRConfig(BaseModel):
@@ -199,28 +224,79 @@ def _require_aeon(what: str):
     except ImportError as exc:
         raise SaliencyLabError(
             f"{what} needs the optional dependency aeon: pip install 'saliencylab[ucr]' "
-            f"(or read UCR .tsv files from a folder, which needs no aeon)"
+            f"(or read UCR .tsv or univariate .arff files from a folder, which needs no aeon)"
         ) from exc
     return load_classification, load_from_ts_file
 
 
-def _find_files(folder: Path, name: str) -> dict[str, Path]:
-    """``{"TRAIN": path, "TEST": path}`` of ``name`` under ``folder`` (.ts preferred to .tsv)."""
+def find_archive_files(folder: Path, name: str) -> tuple[str, dict[str, Path]] | None:
+    """``(name as spelled in the folder, {"TRAIN": path, "TEST": path})`` of ``name`` under
+    ``folder``, or None: ``<folder>/<name>/<name>_TRAIN<ext>`` then ``<folder>/<name>_TRAIN<ext>``
+    for ``ext`` in :data:`ARCHIVE_EXTENSIONS` (in that order), the name matched ignoring case.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for s in ("TRAIN", "TEST"):
+        ...     _ = (root / f"Coffee_{s}.tsv").write_text("")
+        >>> find_archive_files(root, "coffee")[0]
+        'Coffee'
+    """
+    name = check_name(name)
     if not folder.is_dir():
         raise SaliencyLabError(f"UCR folder {str(folder)!r} does not exist or is not a directory")
-    for base in (folder / name, folder):
-        for ext in (".ts", ".tsv"):
-            files = {s: base / f"{name}_{s}{ext}" for s in _SPLITS}
-            if all(p.is_file() for p in files.values()):
-                return files
-    available = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    key = name.lower()
+    bases = [folder / name] if (folder / name).is_dir() else []
+    bases += [d for d in sorted(folder.iterdir()) if d.is_dir() and d.name.lower() == key
+              and d.name != name]
+    for base in [*bases, folder]:
+        files = {p.name.lower(): p for p in sorted(base.iterdir()) if p.is_file()}
+        for ext in ARCHIVE_EXTENSIONS:
+            found = {}
+            for split in _SPLITS:
+                exact = base / f"{name}_{split}{ext}"
+                other = files.get(f"{key}_{split.lower()}{ext}")
+                found[split] = exact if exact.is_file() else other
+            if all(found.values()):
+                spelled = found["TRAIN"].name[: len(name)]
+                return spelled, found
+    return None
+
+
+def _find_files(folder: Path, name: str) -> dict[str, Path]:
+    """``{"TRAIN": path, "TEST": path}`` of ``name`` under ``folder`` (SaliencyLabError if none)."""
+    found = find_archive_files(folder, name)
+    if found is not None:
+        return found[1]
+    available = sorted({p.name.split("_TRAIN")[0] if "_TRAIN" in p.name else p.name
+                        for p in folder.iterdir() if p.is_dir() or "_TRAIN" in p.name})
     close = difflib.get_close_matches(name, available, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise SaliencyLabError(
-        f"no {name}_TRAIN / {name}_TEST (.ts or .tsv) files found in {str(folder / name)!r} "
-        f"or {str(folder)!r}.{hint} Expected layout: <folder>/<name>/<name>_TRAIN.ts and "
-        f"<name>_TEST.ts (or .tsv, UCR 2018 format)"
+        f"no {name}_TRAIN / {name}_TEST (.ts, .tsv or .arff) files found in "
+        f"{str(folder / name)!r} or {str(folder)!r}.{hint} Expected layout: "
+        f"<folder>/<name>/<name>_TRAIN.ts and <name>_TEST.ts (or .tsv, UCR 2018 format, or .arff)"
     )
+
+
+def aeon_archive_names() -> list[str]:
+    """Every UCR/UEA classification problem aeon knows by name (:data:`SHIPPED_DATASETS` when
+    aeon is not installed)."""
+    try:
+        from aeon.datasets.tsc_datasets import multivariate, tsc_zenodo, univariate
+    except ImportError:
+        return list(SHIPPED_DATASETS)
+    return sorted({*SHIPPED_DATASETS, *tsc_zenodo, *univariate, *multivariate})
+
+
+def archive_name(name: str) -> str | None:
+    """The archive's spelling of ``name`` (any case) among aeon's problems, or None.
+
+    Example:
+        >>> archive_name("gunpoint")
+        'GunPoint'
+    """
+    return canonical_name(check_name(name), aeon_archive_names())
 
 
 def _read_tsv(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
@@ -247,11 +323,76 @@ def _label_key(label: str) -> tuple:
         return (1, 0.0, label)
 
 
+_NOMINAL = re.compile(r"@attribute\s+('[^']*'|\"[^\"]*\"|\S+)\s*\{(.*)\}\s*$", re.IGNORECASE)
+
+
+def _arff_header(path: Path) -> tuple[bool, list[str] | None]:
+    """Whether an ``.arff`` file is relational (multivariate, UEA) and its declared classes (the
+    values of its last nominal attribute), read from the lines before ``@data``."""
+    relational, declared = False, None
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                text = line.strip()
+                low = text.lower()
+                if low.startswith("@data"):
+                    break
+                if not low.startswith("@attribute"):
+                    continue
+                parts = low.split()
+                relational |= len(parts) >= 3 and parts[2] == "relational"
+                match = _NOMINAL.match(text)
+                if match:
+                    declared = [v.strip().strip("'\"") for v in match.group(2).split(",")]
+    except OSError as exc:
+        raise InvalidDataError(f"cannot read {path}: {exc}") from exc
+    return relational, declared
+
+
+def _read_arff_scipy(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """A univariate ``.arff`` file with scipy: numeric attributes then a nominal class; ``?``
+    (missing) at the end of a row = shorter series."""
+    from scipy.io import arff
+
+    try:
+        data, meta = arff.loadarff(str(path))
+    except (OSError, ValueError, NotImplementedError, arff.ArffError) as exc:
+        raise InvalidDataError(f"cannot parse {path} as a univariate .arff file: {exc}") from exc
+    names, types = meta.names(), meta.types()
+    nominal = [n for n, t in zip(names, types, strict=True) if t == "nominal"]
+    numeric = [n for n, t in zip(names, types, strict=True) if t == "numeric"]
+    if not nominal or not numeric:
+        raise InvalidDataError(f"{path}: expected numeric attributes and a nominal class")
+    labels = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in data[nominal[-1]]])
+    values = np.stack([data[n].astype(np.float64) for n in numeric], axis=1)
+    return [row[None, :] for row in values], labels
+
+
+def _read_arff(path: Path) -> tuple[Any, np.ndarray, list[str] | None]:
+    """An ``.arff`` file of the UCR / UEA archive: aeon's reader (univariate and relational
+    multivariate) when aeon is installed, else scipy's (univariate only)."""
+    relational, declared = _arff_header(path)
+    try:
+        from aeon.datasets import load_from_arff_file
+    except ImportError:
+        if relational:
+            _require_aeon(f"reading the multivariate .arff file {path.name}")
+        series, labels = _read_arff_scipy(path)
+        return series, labels, declared
+    try:
+        x, y = load_from_arff_file(str(path))
+    except (OSError, ValueError, IndexError) as exc:
+        raise InvalidDataError(f"cannot parse {path} as an .arff file: {exc}") from exc
+    return x, np.char.strip(np.asarray(y).astype(str)), declared
+
+
 def _read_split(files: dict[str, Path], split: str):
     path = files[split]
-    if path.suffix == ".tsv":
+    if path.suffix.lower() == ".tsv":
         series, labels = _read_tsv(path)
         return series, labels, None
+    if path.suffix.lower() == ".arff":
+        return _read_arff(path)
     _, load_from_ts_file = _require_aeon(f"reading {path.name}")
     try:
         x, y, meta = load_from_ts_file(str(path), return_meta_data=True)
@@ -297,8 +438,9 @@ def _name_error(name: str, exc: Exception) -> SaliencyLabError:
     return SaliencyLabError(
         f"cannot load UCR/UEA dataset {name!r}: {why}. Offline, aeon ships only "
         f"{', '.join(shipped) or '(aeon is not installed)'}; for any other dataset download it "
-        f"once and pass folder=..., with the files at <folder>/{name}/{name}_TRAIN.ts and "
-        f"{name}_TEST.ts (or the UCR 2018 .tsv files)"
+        f"once and pass folder=... (data_dir=... to load_dataset, --data-dir DIR on the command "
+        f"line), with the files at <folder>/{name}/{name}_TRAIN.ts and {name}_TEST.ts (or the "
+        f"UCR 2018 .tsv files, or .arff)"
     )
 
 
@@ -346,7 +488,7 @@ def _class_names(labels: list[np.ndarray], declared: list[str] | None) -> list[s
 # Public loader
 
 
-def _build(config: UCRConfig) -> TimeSeriesDataset:
+def _build(config: UCRConfig) -> Dataset:
     raw, declared, source = _load_raw(config)
     tensors = {s: _to_tensor(raw[s][0]) for s in _SPLITS}
     n_channels = {s: t[0].shape[2] for s, t in tensors.items()}
@@ -369,13 +511,12 @@ def _build(config: UCRConfig) -> TimeSeriesDataset:
     x_tr, y_tr, len_tr = out["TRAIN"]
     tr_idx, va_idx = stratified_split(y_tr, config.val_fraction, make_generator(config.seed))
     x_te, y_te, len_te = out["TEST"]
+    ragged = bool((len_tr < n_time).any() or (len_te < n_time).any())
     splits = {
-        "train": Split(x_tr[tr_idx], y_tr[tr_idx]),
-        "val": Split(x_tr[va_idx], y_tr[va_idx]),
-        "test": Split(x_te, y_te),
+        "train": Split(x_tr[tr_idx], y_tr[tr_idx], lengths=len_tr[tr_idx] if ragged else None),
+        "val": Split(x_tr[va_idx], y_tr[va_idx], lengths=len_tr[va_idx] if ragged else None),
+        "test": Split(x_te, y_te, lengths=len_te if ragged else None),
     }
-    lengths = {"train": len_tr[tr_idx].tolist(), "val": len_tr[va_idx].tolist(),
-               "test": len_te.tolist()}
     meta = {
         "name": config.name,
         "task": "classification",
@@ -383,14 +524,13 @@ def _build(config: UCRConfig) -> TimeSeriesDataset:
         "n_classes": len(names),
         "class_names": names,
         "n_channels": n_channels["TRAIN"],
-        "ragged": any(min(v) < n_time for v in lengths.values() if v),
-        "lengths": lengths,
+        "ragged": ragged,
         "padding": config.padding,
         "normalized": config.normalize,
         "has_mask": False,
     }
-    return TimeSeriesDataset(config=config, train=splits["train"], val=splits["val"],
-                             test=splits["test"], meta=meta)
+    return Dataset(config=config, train=splits["train"], val=splits["val"], test=splits["test"],
+                   meta=meta)
 
 
 def _source_stamp(config: UCRConfig) -> Any:
@@ -415,20 +555,20 @@ def _cache_file(config: UCRConfig, stamp: Any) -> Path:
     return cache_dir() / "ucr" / f"{safe}-{key}.pt"
 
 
-def _save(dataset: TimeSeriesDataset, path: Path) -> None:
+def _save(dataset: Dataset, path: Path) -> None:
     write_payload(path, {
         "version": UCR_FORMAT_VERSION,
         "config": dataset.config.model_dump(),
-        "splits": {n: {"x": s.x, "y": s.y} for n, s in dataset.splits.items()},
+        "splits": encode_splits(dataset),
         "meta": dataset.meta,
     })
 
 
-def _load_cached(path: Path, config: UCRConfig) -> TimeSeriesDataset | None:
-    def decode(payload: dict[str, Any]) -> TimeSeriesDataset:
-        splits = {n: Split(**t) for n, t in payload["splits"].items()}
-        return TimeSeriesDataset(config=config, train=splits["train"], val=splits["val"],
-                                 test=splits["test"], meta=dict(payload["meta"]))
+def _load_cached(path: Path, config: UCRConfig) -> Dataset | None:
+    def decode(payload: dict[str, Any]) -> Dataset:
+        splits = decode_splits(payload["splits"])
+        return Dataset(config=config, train=splits["train"], val=splits["val"],
+                       test=splits["test"], meta=dict(payload["meta"]))
 
     return read_payload(path, version=UCR_FORMAT_VERSION, config=config.model_dump(),
                         decode=decode, what="UCR cache")
@@ -443,13 +583,15 @@ def load_ucr(
     seed: int = 0,
     padding: Literal["zero", "last"] = "zero",
     cache: bool = True,
-) -> TimeSeriesDataset:
-    """Load a UCR / UEA classification problem as a :class:`TimeSeriesDataset` ``(N, T, F)``.
+) -> Dataset:
+    """Load a UCR / UEA classification problem as a :class:`~saliencylab.data.Dataset`
+    ``(N, T, F)``.
 
     Args:
-        name: archive name, e.g. "GunPoint", "BasicMotions", "FordA" (case-sensitive as in the
-            archive).
-        folder: read ``<folder>/<name>/<name>_TRAIN.ts|.tsv`` and ``_TEST`` instead of aeon.
+        name: archive name, e.g. "GunPoint", "BasicMotions", "FordA" (any case; a plain name,
+            never a path).
+        folder: read ``<folder>/<name>/<name>_TRAIN.ts|.tsv|.arff`` and ``_TEST`` instead of
+            aeon.
         normalize: z-normalise each series per channel over its own length.
         val_fraction: fraction of the training file held out (stratified) for validation.
         seed: seed of the validation split.
@@ -457,16 +599,17 @@ def load_ucr(
         cache: read from / write to ``cache_dir()/ucr/``.
 
     Returns:
-        A dataset with ``x`` float32 ``(N, T, F)``, ``y`` int64 in ``0..C-1``, ``mask=None``;
-        ``meta`` holds ``class_names``, ``lengths`` per split, ``source``; ``background()``
-        raises ``NotApplicableError`` (real data has no generating process).
+        A dataset with ``x`` float32 ``(N, T, F)``, ``y`` int64 in ``0..C-1``, ``mask=None``,
+        ``lengths`` ``(N,)`` per split for ragged series; ``meta`` holds ``class_names``,
+        ``ragged``, ``source``; ``background()`` raises ``NotApplicableError`` (real data has no
+        generating process).
 
     Raises:
         SaliencyLabError: the name cannot be loaded (offline and not shipped, unknown name, no
             such files in ``folder``) — the message lists the shipped datasets and the folder
             layout; aeon missing for ``.ts`` files.
         InvalidDataError: unparsable files, missing values inside a series.
-        ConfigError: out-of-range options.
+        ConfigError: out-of-range options, a name that is not a plain name.
 
     Example:
         >>> data = load_ucr("BasicMotions", cache=False)
@@ -475,6 +618,12 @@ def load_ucr(
     """
     if not isinstance(name, str):
         raise ConfigError(f"name must be a dataset name (str), got {name!r}")
+    check_name(name)
+    if folder is None:
+        name = archive_name(name) or name
+    else:
+        found = find_archive_files(Path(folder).expanduser(), name)
+        name = found[0] if found is not None else name
     config = UCRConfig(
         name=name, folder=None if folder is None else str(folder), normalize=normalize,
         val_fraction=val_fraction, seed=seed, padding=padding,

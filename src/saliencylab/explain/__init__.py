@@ -6,9 +6,10 @@
 >>> explain(net, torch.rand(2, 4, 3), 1, "gradient").attributions.shape
 torch.Size([2, 4, 3])
 
-See :func:`explain`, :data:`METHODS` (names, families, defaults) and
-:mod:`saliencylab.explain.postprocess`; learned masks of [CS] in :func:`learn_masks`
-(``method="learned_mask"``).
+See :func:`explain`, :data:`METHODS` (names, families, defaults; one :class:`Method` per
+method), :mod:`saliencylab.explain.selection` (the accepted targets: classes, classes per time
+step, output indices, ``None`` for regression) and :mod:`saliencylab.explain.postprocess`;
+learned masks of [CS] §4 in :func:`learn_masks` (``method="learned_mask"``).
 """
 
 from saliencylab.explain.api import (
@@ -21,15 +22,20 @@ from saliencylab.explain.api import (
 from saliencylab.explain.baselines import permute_features, random_map
 from saliencylab.explain.lrp import lrp_epsilon
 from saliencylab.explain.masks import MaskResult, learn_masks
+from saliencylab.explain.method import Context, Method, MethodInfo
 from saliencylab.explain.postprocess import aggregate, maxabs, minmax, postprocess
-from saliencylab.explain.registry import METHODS, OBJ_PRESETS, MethodInfo, get_method, methods_for
+from saliencylab.explain.registry import METHODS, OBJ_PRESETS, get_method, methods_for
+from saliencylab.explain.selection import SelectedOutput, resolve_targets, select_output
 
 __all__ = [
     "METHODS",
     "OBJ_PRESETS",
+    "Context",
     "Explanation",
     "MaskResult",
+    "Method",
     "MethodInfo",
+    "SelectedOutput",
     "aggregate",
     "attribute_fn",
     "detect_modality",
@@ -44,4 +50,6 @@ __all__ = [
     "postprocess",
     "random_map",
     "register_method",
+    "resolve_targets",
+    "select_output",
 ]

@@ -1,15 +1,35 @@
-"""Adapters from our uniform call to Captum's attribution classes (and a few of our own).
+"""The Captum-backed methods (and a few batched ones of our own), each defined once: a
+:class:`~saliencylab.explain.method.Method` with its metadata, reference defaults, checks
+(``resolve``) and per-chunk runner (``run``); see :mod:`saliencylab.explain.method` for the
+protocol.
 
-Every adapter has the signature ``run(ctx, x, target, extra, rows) -> Tensor`` and handles one
-chunk of the inputs: ``x`` is the chunk in *attribution space* (the inputs themselves, or the
-token embeddings for text), ``target`` a ``(chunk,)`` class index tensor, ``extra`` the
-additional forward arguments (the token ids for text) and ``rows`` the chunk's row indices in the
-whole call. Random draws are made per row from generators seeded with ``(seed, row)``, so the
-result of a sampling method does not depend on ``batch_size``. An optional ``prepare(ctx, x)``
-runs once per call (e.g. to draw GradientSHAP's baseline distribution for the whole batch).
+``ctx.forward(x, *extra)`` returns the explained scalar of every row as ``(rows, 1)`` (the target
+has selected it: :mod:`saliencylab.explain.selection`), so every runner calls Captum with
+``target=0`` and passes ``extra`` as ``additional_forward_args``. Random draws are made per row
+from generators seeded with ``(seed, row)``, so the result of a sampling method does not depend on
+``batch_size``.
 
-The settings follow SPEC.md section 3 ([TSB] Ismail et al., NeurIPS 2020; [OBJ] Löffler et al.;
-[CS] Gupta et al., NeurIPS 2022); see :mod:`saliencylab.explain.registry` for the defaults.
+Reference settings:
+
+- [TSB] Ismail et al., "Benchmarking Deep Learning Interpretability in Time Series Predictions",
+  NeurIPS 2020, §2.1 (the methods, all run through Captum; the settings are those of the authors'
+  released code): one U[0,1) baseline for IG and DeepLIFT, GradientSHAP and DeepLIFT-SHAP with
+  5·batch U[0,1) baselines and stdev 0.09, SmoothGrad with NoiseTunnel's defaults (5 samples,
+  stdev 1.0), Shapley Value Sampling and Feature Permutation with one feature group per time
+  step, Feature Ablation per element, Occlusion with a window of one whole time step ("continuous
+  regions as features within the same time step", §2.1).
+- [OBJ] Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time
+  Series", §4.1 and Appendix B.2: IG with a zero baseline and 60 steps, SmoothGrad with 60
+  samples and sigma 0.2, Guided Backprop.
+- [CS] Gupta et al., NeurIPS 2022, Appendix D: Gradient ⊙ Input as a baseline saliency method.
+
+Ragged series (``explain(..., valid=)``): no method moves a padded step. Baselines equal the
+input there (IG, DeepLIFT, DeepLIFT-SHAP, GradientSHAP and every perturbation method), noise is
+zero there (SmoothGrad, GradientSHAP), feature groups put a sample's padded cells into the group
+of its first valid step and Feature Permutation leaves padded cells in place, so a group made
+only of padded steps is never evaluated separately where Captum allows per-sample groups (Feature
+Ablation, Shapley Value Sampling, Feature Permutation). Every map is zero on padded steps, and
+IG / DeepLIFT stay complete: the valid cells sum to ``f(x) - f(baseline)``.
 """
 
 from __future__ import annotations
@@ -17,46 +37,30 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
+from saliencylab.explain.method import Context, Method, positive_int
 from saliencylab.utils import chunks, make_generator
 
-RunFn = Callable[["Context", Tensor, Tensor, tuple, Tensor], Tensor]
-PrepareFn = Callable[["Context", Tensor], None]
-
-
-@dataclass
-class Context:
-    """Everything an adapter needs besides the chunk itself.
-
-    ``forward`` is the module Captum differentiates: the user's model, or for text a wrapper
-    that takes embeddings (and the token ids as an extra argument). ``model`` is always the
-    user's model (where layers are looked up). ``n_total`` is the batch size of the whole call.
-    """
-
-    forward: nn.Module
-    model: nn.Module
-    modality: str
-    params: dict[str, Any]
-    seed: int
-    n_total: int
-    batch_size: int | None
-    state: dict[str, Any] = field(default_factory=dict)
-    embedding_layer: nn.Module | None = None
-
-
-@dataclass(frozen=True)
-class Adapter:
-    """A method's per-chunk ``run`` and optional once-per-call ``prepare``."""
-
-    run: RunFn
-    prepare: PrepareFn | None = None
+__all__ = [
+    "CAPTUM_METHODS",
+    "Context",
+    "baseline_distribution",
+    "default_feature_mask",
+    "draw_rows",
+    "feature_mask_param",
+    "perturbation_baseline",
+    "resolve_perturbations_per_eval",
+    "row_generators",
+    "scalar_gradient",
+    "seeded_global_rng",
+    "segment_index",
+]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -106,6 +110,8 @@ SALT_KERNEL_SHAP = SALT_LIME + 100
 # ------------------------------------------------------------------------------------------------
 # Baselines and feature groups
 
+_BASELINE_FORMS = "'zero', 'uniform', a number or a tensor"
+
 
 def resolve_baseline(ctx: Context, spec: Any, x: Tensor, rows: Tensor) -> Tensor:
     """The baseline for chunk ``x``: "zero", "uniform" (U[0,1) per row from the seed, [TSB]),
@@ -116,7 +122,7 @@ def resolve_baseline(ctx: Context, spec: Any, x: Tensor, rows: Tensor) -> Tensor
             return torch.zeros_like(x)
         if spec == "uniform":
             return draw_rows(ctx.seed, rows, sample, SALT_BASELINE, device=x.device).to(x.dtype)
-        raise ConfigError(f"baseline must be 'zero', 'uniform', a number or a tensor, got {spec!r}")
+        raise ConfigError(f"baseline must be {_BASELINE_FORMS}, got {spec!r}")
     if isinstance(spec, int | float) and not isinstance(spec, bool):
         return torch.full_like(x, float(spec))
     if isinstance(spec, Tensor):
@@ -131,16 +137,34 @@ def resolve_baseline(ctx: Context, spec: Any, x: Tensor, rows: Tensor) -> Tensor
             f"baseline tensor must have shape {sample}, (1, *{sample}) or "
             f"({ctx.n_total}, *{sample}), got {tuple(b.shape)}"
         )
-    raise ConfigError(f"baseline must be 'zero', 'uniform', a number or a tensor, got {spec!r}")
+    raise ConfigError(f"baseline must be {_BASELINE_FORMS}, got {spec!r}")
 
 
-def baseline_distribution(ctx: Context, x: Tensor) -> Tensor:
-    """``(n_baselines, *sample)`` baselines drawn once per call; [TSB]: 5·batch U[0,1) draws."""
-    spec = ctx.params.get("baseline", "uniform")
+def check_baseline(ctx: Context, x: Tensor) -> None:
+    """Fail before any work on a baseline that :func:`resolve_baseline` would refuse."""
+    resolve_baseline(ctx, ctx.params["baseline"], x[:1], torch.zeros(1, dtype=torch.long))
+
+
+def perturbation_baseline(ctx: Context, x: Tensor, rows: Tensor) -> Tensor:
+    """The baseline of chunk ``x`` (:func:`resolve_baseline`), equal to the input on padded
+    steps, so that moving a cell towards its baseline never changes a padded step."""
+    base = resolve_baseline(ctx, ctx.params["baseline"], x, rows)
+    cells = ctx.valid_cells(rows, x)
+    return base if cells is None else torch.where(cells, base, x)
+
+
+def resolve_distribution(ctx: Context, x: Tensor) -> dict[str, Any]:
+    """``n_baselines`` (default 5·batch, [TSB]) and the distribution, drawn once per call."""
     n = ctx.params.get("n_baselines") or 5 * ctx.n_total
-    if not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"n_baselines must be a positive int, got {n!r}")
-    ctx.params["n_baselines"] = n
+    ctx.state["distribution"] = baseline_distribution(ctx, x, n)
+    return {"n_baselines": n}
+
+
+def baseline_distribution(ctx: Context, x: Tensor, n: int) -> Tensor:
+    """``(n, *sample)`` baselines; [TSB]: U[0,1) draws (or the user's distribution tensor)."""
+    spec = ctx.params.get("baseline", "uniform")
     sample = tuple(x.shape[1:])
     if isinstance(spec, Tensor) and spec.dim() == x.dim():  # a user-given distribution
         return spec.to(device=x.device, dtype=x.dtype)
@@ -175,11 +199,30 @@ def default_feature_mask(ctx: Context, x: Tensor, n_segments: int | None = None)
     return segments.unsqueeze(0).contiguous().to(x.device)
 
 
-def feature_mask_param(ctx: Context, x: Tensor, n_segments: int | None = None) -> Tensor:
-    """The user's ``feature_mask`` param (broadcast check) or the default groups."""
-    mask = ctx.params.get("feature_mask")
-    if mask is None:
-        return default_feature_mask(ctx, x, n_segments)
+def merge_padded(mask: Tensor, cells: Tensor) -> Tensor:
+    """Per-sample groups ``(chunk, T, F)`` where each sample's padded cells join the group of
+    the same feature at its first valid step (``cells``: ``(chunk, T, 1)`` valid steps)."""
+    n, t = cells.shape[:2]
+    full = mask.expand(n, t, mask.shape[-1] if mask.shape[-1] > 1 else 1)
+    first = cells[..., 0].to(torch.uint8).argmax(1)  # the first valid step of every row
+    ref = full[torch.arange(n, device=full.device), first]  # (chunk, F)
+    return torch.where(cells, full, ref[:, None, :]).contiguous()
+
+
+def feature_mask_param(
+    ctx: Context, x: Tensor, n_segments: int | None = None, rows: Tensor | None = None
+) -> Tensor:
+    """The user's ``feature_mask`` param (broadcast check) or the default groups; with
+    ``rows`` of a ragged batch, per-sample groups from :func:`merge_padded`."""
+    given = ctx.params.get("feature_mask")
+    mask = default_feature_mask(ctx, x, n_segments) if given is None else check_feature_mask(
+        given, x)
+    cells = ctx.valid_cells(rows, x) if rows is not None else None
+    return mask if cells is None else merge_padded(mask, cells)
+
+
+def check_feature_mask(mask: Any, x: Tensor) -> Tensor:
+    """``mask`` as a ``(1, *sample)``-broadcastable LongTensor on ``x``'s device."""
     if not isinstance(mask, Tensor):
         raise ConfigError(f"feature_mask must be a LongTensor, got {type(mask).__name__}")
     mask = mask.to(device=x.device, dtype=torch.long).contiguous()
@@ -193,29 +236,24 @@ def feature_mask_param(ctx: Context, x: Tensor, n_segments: int | None = None) -
     return mask
 
 
-def extra_args(extra: tuple) -> tuple | None:
-    return extra if extra else None
-
-
-def perturbations_per_eval(ctx: Context) -> int:
-    """``perturbations_per_eval`` param, or a value keeping a forward pass near 256 rows."""
+def resolve_perturbations_per_eval(ctx: Context) -> dict[str, Any]:
+    """``perturbations_per_eval``: the caller's, or a value keeping a forward pass near 256
+    rows for the chunk size of the call."""
     ppe = ctx.params.get("perturbations_per_eval")
     if ppe is None:
         chunk = min(ctx.batch_size or ctx.n_total, ctx.n_total)
         ppe = max(1, 256 // max(chunk, 1))
-        ctx.params["perturbations_per_eval"] = ppe
-    if not isinstance(ppe, int) or ppe < 1:
+    if isinstance(ppe, bool) or not isinstance(ppe, int) or ppe < 1:
         raise ConfigError(f"perturbations_per_eval must be a positive int, got {ppe!r}")
-    return ppe
+    return {"perturbations_per_eval": ppe}
 
 
-def input_gradient(forward: nn.Module, x: Tensor, target: Tensor, extra: tuple) -> Tensor:
-    """∂ logit[target] / ∂x for a batch, without touching parameter gradients."""
+def scalar_gradient(forward: nn.Module, x: Tensor, extra: tuple) -> Tensor:
+    """∂ forward(x, *extra) / ∂x for the ``(rows, 1)`` explained scalars, without touching
+    parameter gradients."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
-        out = forward(x, *extra)
-        selected = out.gather(1, target[:, None]).sum()
-        (grad,) = torch.autograd.grad(selected, x)
+        (grad,) = torch.autograd.grad(forward(x, *extra).sum(), x)
     return grad
 
 
@@ -231,16 +269,27 @@ def _gradient(ctx, x, target, extra, rows):
     from captum.attr import Saliency
 
     return Saliency(ctx.forward).attribute(
-        x, target=target, abs=bool(ctx.params["abs"]), additional_forward_args=extra_args(extra)
+        x, target=0, abs=bool(ctx.params["abs"]), additional_forward_args=extra
     )
 
 
 def _gradient_x_input(ctx, x, target, extra, rows):
     from captum.attr import InputXGradient
 
-    return InputXGradient(ctx.forward).attribute(
-        x, target=target, additional_forward_args=extra_args(extra)
-    )
+    return InputXGradient(ctx.forward).attribute(x, target=0, additional_forward_args=extra)
+
+
+_IG_RULES = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid",
+             "gausslegendre")
+
+
+def _resolve_integrated_gradients(ctx, x):
+    check_baseline(ctx, x)
+    positive_int(ctx.params, "n_steps")
+    positive_int(ctx.params, "internal_batch_size", allow_none=True)
+    if ctx.params["method"] not in _IG_RULES:
+        raise ConfigError(f"method (the integral rule) must be one of {', '.join(_IG_RULES)}, "
+                          f"got {ctx.params['method']!r}")
 
 
 def _integrated_gradients(ctx, x, target, extra, rows):
@@ -248,8 +297,8 @@ def _integrated_gradients(ctx, x, target, extra, rows):
 
     p = ctx.params
     return IntegratedGradients(ctx.forward).attribute(
-        x, baselines=resolve_baseline(ctx, p["baseline"], x, rows), target=target,
-        additional_forward_args=extra_args(extra), n_steps=int(p["n_steps"]),
+        x, baselines=perturbation_baseline(ctx, x, rows), target=0,
+        additional_forward_args=extra, n_steps=int(p["n_steps"]),
         method=p["method"], internal_batch_size=p["internal_batch_size"],
     )
 
@@ -280,13 +329,14 @@ def _deeplift(ctx, x, target, extra, rows):
 
     with _deeplift_errors(ctx.model):
         return DeepLift(ctx.forward).attribute(
-            x, baselines=resolve_baseline(ctx, ctx.params["baseline"], x, rows), target=target,
-            additional_forward_args=extra_args(extra),
+            x, baselines=perturbation_baseline(ctx, x, rows), target=0,
+            additional_forward_args=extra,
         )
 
 
-def _prepare_distribution(ctx, x):
-    ctx.state["distribution"] = baseline_distribution(ctx, x)
+def _resolve_deeplift_shap(ctx, x):
+    positive_int(ctx.params, "baselines_per_eval", allow_none=True)
+    return resolve_distribution(ctx, x)
 
 
 def _deeplift_shap(ctx, x, target, extra, rows):
@@ -298,6 +348,7 @@ def _deeplift_shap(ctx, x, target, extra, rows):
         dist = dist.expand(2, *dist.shape[1:])
         n = 2
     per_eval = ctx.params.get("baselines_per_eval") or n
+    cells = ctx.valid_cells(rows, x)
     total = torch.zeros_like(x)
     # DeepLiftShap pairs every input with every baseline; blocks of baselines bound the memory
     # and their weighted mean equals the mean over all baselines.
@@ -306,12 +357,40 @@ def _deeplift_shap(ctx, x, target, extra, rows):
             b = dist[block]
             if b.shape[0] < 2:
                 b = torch.cat([b, b])
-            extra_b = extra_args(extra)
-            attr = DeepLiftShap(ctx.forward).attribute(
-                x, baselines=b, target=target, additional_forward_args=extra_b
-            )
+            if cells is None:
+                attr = DeepLiftShap(ctx.forward).attribute(
+                    x, baselines=b, target=0, additional_forward_args=extra
+                )
+            else:
+                attr = _deeplift_pairs(ctx, x, b, extra, cells)
             total += attr * (block.stop - block.start)
     return total / n
+
+
+def _deeplift_pairs(ctx: Context, x: Tensor, b: Tensor, extra: tuple, cells: Tensor) -> Tensor:
+    """Captum DeepLiftShap's computation (DeepLIFT of every input-baseline pair, averaged over
+    the baselines) with each pair's baseline equal to its input on the padded steps."""
+    from captum.attr import DeepLift
+
+    k = b.shape[0]
+    inputs = x.repeat_interleave(k, dim=0)
+    base = b.repeat(x.shape[0], *([1] * (x.dim() - 1)))
+    base = torch.where(cells.repeat_interleave(k, dim=0), base, inputs)
+    attr = DeepLift(ctx.forward).attribute(
+        inputs, baselines=base, target=0, additional_forward_args=_repeat_extra(extra, k)
+    )
+    return attr.view(x.shape[0], k, *x.shape[1:]).mean(1)
+
+
+def _resolve_gradient_shap(ctx, x):
+    positive_int(ctx.params, "n_samples")
+    _check_stdev(ctx.params["stdevs"])
+    return resolve_distribution(ctx, x)
+
+
+def _check_stdev(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigError(f"stdevs must be a non-negative number, got {value!r}")
 
 
 def _gradient_shap(ctx, x, target, extra, rows):
@@ -328,28 +407,43 @@ def _gradient_shap(ctx, x, target, extra, rows):
         noise.append(torch.randn((n, *sample), generator=g))
     idx_t = torch.stack(idx).to(x.device)  # (b, n)
     alpha_t = torch.stack(alpha).to(x.device, x.dtype).view(-1, n, *([1] * len(sample)))
-    noisy = x.unsqueeze(1) + stdev * torch.stack(noise).to(x.device, x.dtype)  # (b, n, *sample)
+    noise_t = torch.stack(noise).to(x.device, x.dtype)
     base = dist[idx_t]  # (b, n, *sample)
+    cells = ctx.valid_cells(rows, x)
+    if cells is not None:  # padded steps: no noise, the baseline is the input
+        noise_t = noise_t * cells[:, None].to(x.dtype)
+        base = torch.where(cells[:, None], base, x.unsqueeze(1))
+    noisy = x.unsqueeze(1) + stdev * noise_t  # (b, n, *sample)
     points = base + alpha_t * (noisy - base)
-    grads = input_gradient(
-        ctx.forward, points.reshape(-1, *sample), target.repeat_interleave(n),
-        _repeat_extra(extra, n),
+    grads = scalar_gradient(
+        ctx.forward, points.reshape(-1, *sample), _repeat_extra(extra, n),
     ).view_as(points)
     return (grads * (noisy - base)).mean(dim=1)
+
+
+_NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
+
+
+def _resolve_smoothgrad(ctx, x):
+    positive_int(ctx.params, "n_samples")
+    _check_stdev(ctx.params["stdevs"])
+    if ctx.params["nt_type"] not in _NT_TYPES:
+        raise ConfigError(f"nt_type must be smoothgrad, smoothgrad_sq or vargrad, got "
+                          f"{ctx.params['nt_type']!r}")
 
 
 def _smoothgrad(ctx, x, target, extra, rows):
     # Captum NoiseTunnel(Saliency) semantics; the noise is drawn per row from the seed.
     p = ctx.params
     n, stdev, kind = int(p["n_samples"]), float(p["stdevs"]), p["nt_type"]
-    if kind not in ("smoothgrad", "smoothgrad_sq", "vargrad"):
-        raise ConfigError(f"nt_type must be smoothgrad, smoothgrad_sq or vargrad, got {kind!r}")
     sample = tuple(x.shape[1:])
     noise = draw_rows(ctx.seed, rows, (n, *sample), SALT_NOISE, "normal", x.device).to(x.dtype)
+    cells = ctx.valid_cells(rows, x)
+    if cells is not None:  # padded steps: no noise
+        noise = noise * cells[:, None].to(x.dtype)
     noisy = x.unsqueeze(1) + stdev * noise
-    grads = input_gradient(
-        ctx.forward, noisy.reshape(-1, *sample), target.repeat_interleave(n),
-        _repeat_extra(extra, n),
+    grads = scalar_gradient(
+        ctx.forward, noisy.reshape(-1, *sample), _repeat_extra(extra, n),
     ).view_as(noisy)
     if p["abs"]:
         grads = grads.abs()
@@ -360,80 +454,32 @@ def _smoothgrad(ctx, x, target, extra, rows):
     return grads.var(dim=1, unbiased=False)
 
 
-def _guided_backprop(ctx, x, target, extra, rows):
+def guided_backprop(ctx: Context, x: Tensor, extra: tuple) -> Tensor:
+    """Captum GuidedBackprop of the explained scalars (also the guided part of Guided
+    GradCAM)."""
     from captum.attr import GuidedBackprop
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*backward hooks.*")
-        return GuidedBackprop(ctx.forward).attribute(
-            x, target=target, additional_forward_args=extra_args(extra)
-        )
+        return GuidedBackprop(ctx.forward).attribute(x, target=0, additional_forward_args=extra)
+
+
+def _guided_backprop(ctx, x, target, extra, rows):
+    return guided_backprop(ctx, x, extra)
 
 
 # ------------------------------------------------------------------------------------------------
 # Perturbation family
 
 
-def _perturbation_baseline(ctx, x, rows):
-    return resolve_baseline(ctx, ctx.params["baseline"], x, rows)
-
-
-def _interpretable(ctx, x, target, extra, rows, cls_name: str) -> Tensor:
-    import captum.attr as ca
-
-    p = ctx.params
-    try:
-        import sklearn  # noqa: F401  (Captum's default interpretable models are scikit-learn's)
-    except ImportError as exc:
-        raise NotApplicableError(
-            f"{cls_name} needs scikit-learn for its interpretable model; install scikit-learn"
-        ) from exc
-    if cls_name == "Lime":
-        explainer = ca.Lime(
-            ctx.forward,
-            similarity_func=ca._core.lime.get_exp_kernel_similarity_function(
-                p["distance_mode"], kernel_width=float(p["kernel_width"])
-            ),
-        )
-        salt = SALT_LIME
-    else:
-        explainer = ca.KernelShap(ctx.forward)
-        salt = SALT_KERNEL_SHAP
-    mask = feature_mask_param(ctx, x, p["n_segments"])
-    base = _perturbation_baseline(ctx, x, rows)
-    out = []
-    # Captum fits one surrogate model per example anyway; looping here lets each row have its own
-    # seed, so the result does not depend on batch_size.
-    for i, r in enumerate(rows.tolist()):
-        with seeded_global_rng(_mix(ctx.seed, r, salt), x.device), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            out.append(explainer.attribute(
-                x[i:i + 1], baselines=base[i:i + 1], target=target[i:i + 1],
-                additional_forward_args=tuple(e[i:i + 1] for e in extra) or None,
-                feature_mask=mask, n_samples=int(p["n_samples"]),
-                perturbations_per_eval=perturbations_per_eval(ctx),
-            ))
-    return torch.cat(out)
-
-
-# LIME and KernelSHAP: ``implementation="batched"`` (default) runs Captum's algorithm batched
-# over samples x perturbations (saliencylab.explain.surrogate); "captum" calls Captum per sample.
-
-
-def _surrogate_adapter(method: str, captum_cls: str) -> Adapter:
-    def prepare(ctx, x):  # fail before any work on a bad parameter
-        from saliencylab.explain.surrogate import validate_params
-
-        validate_params(ctx.params, method)
-
-    def run(ctx, x, target, extra, rows):
-        if ctx.params.get("implementation", "batched") == "captum":
-            return _interpretable(ctx, x, target, extra, rows, captum_cls)
-        from saliencylab.explain.surrogate import run_surrogate
-
-        return run_surrogate(ctx, x, target, extra, rows, method)
-
-    return Adapter(run, prepare)
+def _resolve_perturbation(ctx, x):
+    if "baseline" in ctx.params:
+        check_baseline(ctx, x)
+    if ctx.params.get("feature_mask") is not None:
+        check_feature_mask(ctx.params["feature_mask"], x)
+    if "n_samples" in ctx.params:
+        positive_int(ctx.params, "n_samples")
+    return resolve_perturbations_per_eval(ctx)
 
 
 def _occlusion_windows(ctx: Context, x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -446,22 +492,26 @@ def _occlusion_windows(ctx: Context, x: Tensor) -> tuple[tuple[int, ...], tuple[
         window, stride = (1, f), (1, f)
     window = tuple(p["sliding_window_shapes"] or window)
     stride = tuple(p["strides"] or stride)
-    p["sliding_window_shapes"], p["strides"] = list(window), list(stride)
     if len(window) != x.dim() - 1 or len(stride) != x.dim() - 1:
         raise ShapeError(f"sliding_window_shapes and strides need {x.dim() - 1} entries (one per "
                          f"non-batch dim), got {window} and {stride}")
     return window, stride
 
 
+def _resolve_occlusion(ctx, x):
+    window, stride = _occlusion_windows(ctx, x)
+    return {**_resolve_perturbation(ctx, x), "sliding_window_shapes": list(window),
+            "strides": list(stride)}
+
+
 def _occlusion(ctx, x, target, extra, rows):
     from captum.attr import Occlusion
 
-    window, stride = _occlusion_windows(ctx, x)
+    p = ctx.params
     return Occlusion(ctx.forward).attribute(
-        x, sliding_window_shapes=window, strides=stride,
-        baselines=_perturbation_baseline(ctx, x, rows), target=target,
-        additional_forward_args=extra_args(extra),
-        perturbations_per_eval=perturbations_per_eval(ctx),
+        x, sliding_window_shapes=tuple(p["sliding_window_shapes"]), strides=tuple(p["strides"]),
+        baselines=perturbation_baseline(ctx, x, rows), target=0,
+        additional_forward_args=extra, perturbations_per_eval=p["perturbations_per_eval"],
     )
 
 
@@ -469,30 +519,43 @@ def _feature_ablation(ctx, x, target, extra, rows):
     from captum.attr import FeatureAblation
 
     mask = ctx.params.get("feature_mask")
+    cells = ctx.valid_cells(rows, x)
     if mask is not None:
-        mask = feature_mask_param(ctx, x)
+        mask = feature_mask_param(ctx, x, rows=rows)
     elif ctx.modality == "text":  # one group per token: per embedding dim would mean little
         mask = default_feature_mask(ctx, x)
+    elif cells is not None:  # one group per element, padded cells merged (skipped)
+        mask = merge_padded(torch.arange(x[0].numel(), device=x.device).view(1, *x.shape[1:]),
+                            cells)
     return FeatureAblation(ctx.forward).attribute(
-        x, baselines=_perturbation_baseline(ctx, x, rows), target=target,
-        additional_forward_args=extra_args(extra), feature_mask=mask,
-        perturbations_per_eval=perturbations_per_eval(ctx),
+        x, baselines=perturbation_baseline(ctx, x, rows), target=0,
+        additional_forward_args=extra, feature_mask=mask,
+        perturbations_per_eval=ctx.params["perturbations_per_eval"],
     )
 
 
 def _feature_permutation(ctx, x, target, extra, rows):
     from captum.attr import FeaturePermutation
+    from captum.attr._core.feature_permutation import _permute_feature
 
     if x.shape[0] < 2:
         raise ShapeError(
             "feature_permutation shuffles a feature group across the batch, so every chunk needs "
             f"at least 2 samples; got a chunk of {x.shape[0]} (raise batch_size or the batch)"
         )
+    cells = ctx.valid_cells(rows, x)
+    if cells is None:
+        perm_func = _permute_feature
+    else:  # padded cells stay in place
+
+        def perm_func(chunk: Tensor, group: Tensor) -> Tensor:
+            return _permute_feature(chunk, group & cells)
+
     with seeded_global_rng(_mix(ctx.seed, int(rows[0]), SALT_PERM), x.device):
-        return FeaturePermutation(ctx.forward).attribute(
-            x, target=target, additional_forward_args=extra_args(extra),
-            feature_mask=feature_mask_param(ctx, x),
-            perturbations_per_eval=perturbations_per_eval(ctx),
+        return FeaturePermutation(ctx.forward, perm_func=perm_func).attribute(
+            x, target=0, additional_forward_args=extra,
+            feature_mask=feature_mask_param(ctx, x, rows=rows),
+            perturbations_per_eval=ctx.params["perturbations_per_eval"],
         )
 
 
@@ -503,52 +566,112 @@ def _shapley(ctx, x, target, extra, rows):
     # gives every sample the permutations it would get unchunked.
     with seeded_global_rng(_mix(ctx.seed, 0, SALT_SHAPLEY), x.device):
         return ShapleyValueSampling(ctx.forward).attribute(
-            x, baselines=_perturbation_baseline(ctx, x, rows), target=target,
-            additional_forward_args=extra_args(extra), feature_mask=feature_mask_param(ctx, x),
+            x, baselines=perturbation_baseline(ctx, x, rows), target=0,
+            additional_forward_args=extra, feature_mask=feature_mask_param(ctx, x, rows=rows),
             n_samples=int(ctx.params["n_samples"]),
-            perturbations_per_eval=perturbations_per_eval(ctx),
+            perturbations_per_eval=ctx.params["perturbations_per_eval"],
         )
 
 
-def _lazy(module: str, name: str) -> RunFn:
-    def run(ctx, x, target, extra, rows):
-        import importlib
+# ------------------------------------------------------------------------------------------------
+# The definitions
 
-        return getattr(importlib.import_module(module), name)(ctx, x, target, extra, rows)
+CAPTUM_METHODS: tuple[Method, ...] = (
+    Method(
+        "gradient", "gradient",
+        "Gradient of the explained output w.r.t. the input (Captum Saliency); absolute value "
+        "by default as in [TSB] §2.1",
+        defaults={"abs": True}, references=("TSB", "OBJ"), run=_gradient,
+    ),
+    Method(
+        "gradient_x_input", "gradient",
+        "Gradient times input (Captum InputXGradient) [CS] Appendix D",
+        references=("CS",), run=_gradient_x_input,
+    ),
+    Method(
+        "integrated_gradients", "gradient",
+        "Integrated Gradients from one baseline (Captum); [TSB] §2.1 (released code) one U[0,1) "
+        "baseline, "
+        "[OBJ] Appendix B.2 zero baseline with 60 steps",
+        needs=("baseline",),
+        defaults={"baseline": "uniform", "n_steps": 50, "method": "gausslegendre",
+                  "internal_batch_size": None},
+        sampling=True, references=("TSB", "OBJ"),
+        run=_integrated_gradients, resolve=_resolve_integrated_gradients,
+    ),
+    Method(
+        "deeplift", "gradient",
+        "DeepLIFT rescale rule (Captum DeepLift) from one U[0,1) baseline [TSB] §2.1 (released "
+        "code)",
+        needs=("baseline",), defaults={"baseline": "uniform"},
+        sampling=True, references=("TSB",),
+        run=_deeplift, resolve=lambda ctx, x: check_baseline(ctx, x),
+    ),
+    Method(
+        "deeplift_shap", "gradient",
+        "DeepLIFT averaged over a baseline distribution (Captum DeepLiftShap); [TSB] §2.1 "
+        "(released code) the GradientSHAP baselines: 5·batch U[0,1) draws",
+        needs=("baseline",),
+        defaults={"baseline": "uniform", "n_baselines": None, "baselines_per_eval": None},
+        sampling=True, references=("TSB",),
+        run=_deeplift_shap, resolve=_resolve_deeplift_shap,
+    ),
+    Method(
+        "gradient_shap", "gradient",
+        "GradientSHAP: expected (x+noise-b)·∇f at random points between baseline b and the "
+        "noisy input (Captum GradientShap semantics); [TSB] §2.1 (released code) 5·batch U[0,1) "
+        "baselines, stdev 0.09, 5 samples",
+        needs=("baseline",),
+        defaults={"baseline": "uniform", "n_baselines": None, "n_samples": 5, "stdevs": 0.09},
+        sampling=True, references=("TSB",),
+        run=_gradient_shap, resolve=_resolve_gradient_shap,
+    ),
+    Method(
+        "smoothgrad", "gradient",
+        "SmoothGrad: mean |gradient| over Gaussian-noised copies (Captum NoiseTunnel over "
+        "Saliency); [TSB] §2.1 (released code) NoiseTunnel defaults 5 samples, stdev 1.0 "
+        "(large for [0,1] data); [OBJ] Appendix B.2 60 samples, stdev 0.2",
+        defaults={"n_samples": 5, "stdevs": 1.0, "abs": True, "nt_type": "smoothgrad"},
+        sampling=True, references=("TSB", "OBJ"),
+        run=_smoothgrad, resolve=_resolve_smoothgrad,
+    ),
+    Method(
+        "guided_backprop", "gradient",
+        "Guided Backpropagation (Captum GuidedBackprop; overrides nn.ReLU modules) [OBJ] §4.1",
+        references=("OBJ",), run=_guided_backprop,
+    ),
+)
 
-    return run
-
-
-def _lazy_prepare(module: str, name: str) -> PrepareFn:
-    def prepare(ctx, x):
-        import importlib
-
-        getattr(importlib.import_module(module), name)(ctx, x)
-
-    return prepare
-
-
-ADAPTERS: dict[str, Adapter] = {
-    "gradient": Adapter(_gradient),
-    "gradient_x_input": Adapter(_gradient_x_input),
-    "integrated_gradients": Adapter(_integrated_gradients),
-    "deeplift": Adapter(_deeplift),
-    "deeplift_shap": Adapter(_deeplift_shap, _prepare_distribution),
-    "gradient_shap": Adapter(_gradient_shap, _prepare_distribution),
-    "smoothgrad": Adapter(_smoothgrad),
-    "guided_backprop": Adapter(_guided_backprop),
-    "gradcam": Adapter(_lazy("saliencylab.explain.gradcam", "run_gradcam"),
-                       _lazy_prepare("saliencylab.explain.gradcam", "prepare_gradcam")),
-    "guided_gradcam": Adapter(_lazy("saliencylab.explain.gradcam", "run_guided_gradcam"),
-                              _lazy_prepare("saliencylab.explain.gradcam", "prepare_gradcam")),
-    "lrp": Adapter(_lazy("saliencylab.explain.lrp", "run_lrp"),
-                   _lazy_prepare("saliencylab.explain.lrp", "prepare_lrp")),
-    "lime": _surrogate_adapter("lime", "Lime"),
-    "kernel_shap": _surrogate_adapter("kernel_shap", "KernelShap"),
-    "occlusion": Adapter(_occlusion),
-    "feature_ablation": Adapter(_feature_ablation),
-    "feature_permutation": Adapter(_feature_permutation),
-    "shapley_value_sampling": Adapter(_shapley),
-    "learned_mask": Adapter(_lazy("saliencylab.explain.masks", "run_learned_mask"),
-                            _lazy_prepare("saliencylab.explain.masks", "prepare_learned_mask")),
-}
+PERTURBATION_METHODS: tuple[Method, ...] = (
+    Method(
+        "occlusion", "perturbation",
+        "Occlusion (Captum) with a window of one whole time step [TSB] §2.1; images: 4x4 "
+        "patches, stride 2; text: one token",
+        defaults={"sliding_window_shapes": None, "strides": None, "baseline": "zero",
+                  "perturbations_per_eval": None},
+        references=("TSB",), run=_occlusion, resolve=_resolve_occlusion,
+    ),
+    Method(
+        "feature_ablation", "perturbation",
+        "Feature Ablation (Captum), one element at a time [TSB] §2.1",
+        defaults={"baseline": "zero", "perturbations_per_eval": None},
+        options=("feature_mask",), references=("TSB",),
+        run=_feature_ablation, resolve=_resolve_perturbation,
+    ),
+    Method(
+        "feature_permutation", "perturbation",
+        "Feature Permutation (Captum): shuffle one time step across the batch [TSB] §2.1; "
+        "needs at least 2 samples per batch and depends on the batch by definition",
+        needs=("feature_groups",), defaults={"perturbations_per_eval": None},
+        options=("feature_mask",), sampling=True, references=("TSB",),
+        run=_feature_permutation, resolve=_resolve_perturbation,
+    ),
+    Method(
+        "shapley_value_sampling", "perturbation",
+        "Shapley Value Sampling (Captum), one feature group per time step [TSB] §2.1",
+        needs=("feature_groups",),
+        defaults={"n_samples": 25, "baseline": "zero", "perturbations_per_eval": None},
+        options=("feature_mask",), sampling=True, references=("TSB",),
+        run=_shapley, resolve=_resolve_perturbation,
+    ),
+)

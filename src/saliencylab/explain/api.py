@@ -3,7 +3,18 @@
 Layouts: time series ``(batch, time, features)`` float, images ``(batch, C, H, W)`` float, text
 ``(batch, tokens)`` integer token ids. For text the attribution is computed on the output of the
 model's embedding layer (``embedding_layer=`` or the first ``nn.Embedding``) and summed over the
-embedding dim, giving one score per token. The model must return logits ``(batch, classes)``.
+embedding dim, giving one score per token.
+
+The target selects the one scalar per sample that is explained
+(:mod:`saliencylab.explain.selection`): a class of ``(batch, classes)`` logits, a class per time
+step of ``(batch, time, classes)`` segmentation logits (summed over the steps, ``-1`` leaves a
+step out), the one output of a regression model (``target=None``), or any output by a tuple
+index. Ragged series pass ``valid=``, a ``(batch, time)`` mask of valid steps: maps are zero on
+padded steps and post-processing statistics use valid cells only.
+
+:func:`explain` resolves the method's effective parameters before anything runs (defaults, the
+caller's overrides, values derived from the batch; see :mod:`saliencylab.explain.method`) and
+returns them in ``Explanation.params``.
 
 Example:
     >>> import torch
@@ -17,11 +28,11 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -29,14 +40,27 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, SaliencyLabError, ShapeError
-from saliencylab.explain.adapters import ADAPTERS, Adapter, Context, PrepareFn, RunFn
-from saliencylab.explain.baselines import permute_features, random_map
+from saliencylab.explain.method import Context, Method
 from saliencylab.explain.postprocess import Step, expand_steps
 from saliencylab.explain.postprocess import postprocess as apply_postprocess
-from saliencylab.explain.registry import COMMON_PARAMS, METHODS, MethodInfo, get_method
-from saliencylab.utils import check_finite, chunks
+from saliencylab.explain.registry import COMMON_PARAMS, get_method, register_method
+from saliencylab.explain.selection import SelectedOutput, TargetLike, resolve_targets
+from saliencylab.utils import check_finite, chunks, eval_mode, model_device
 
-TargetLike = int | Tensor | np.ndarray | Sequence[int | Tensor | np.ndarray]
+__all__ = [
+    "EmbeddingInput",
+    "Explanation",
+    "TargetLike",
+    "attribute_fn",
+    "detect_modality",
+    "eval_mode",
+    "explain",
+    "find_embedding",
+    "prepare",
+    "register_method",
+    "resolve_targets",
+    "run_prepared",
+]
 
 
 @dataclass
@@ -44,9 +68,12 @@ class Explanation:
     """The result of :func:`explain`.
 
     ``attributions``: the input's shape (text: ``(batch, tokens)``), with a leading target axis
-    ``(n_targets, batch, ...)`` when several targets were asked for. ``targets``: ``(batch,)`` or
-    ``(n_targets, batch)`` class indices. ``params``: the effective parameters (defaults merged
-    with the call's, resolved sizes, seed, batch_size, post-processing, TSR options).
+    ``(n_targets, batch, ...)`` when several targets were asked for. ``targets``: the target
+    tensors as used (:mod:`saliencylab.explain.selection`): ``(batch,)`` class indices (a tuple
+    index or None: the flat index into the output per sample), or ``(batch, time)`` classes per
+    step for per-step outputs; with a leading target axis for several targets. ``params``: the
+    effective parameters (defaults merged with the call's, resolved sizes, seed, batch_size,
+    post-processing, TSR options, whether a ``valid`` mask was given).
     """
 
     attributions: Tensor
@@ -85,58 +112,35 @@ def detect_modality(inputs: Tensor) -> str:
 
 
 def _check_device(model: nn.Module, inputs: Tensor) -> None:
-    param = next(iter(model.parameters()), None)
-    if param is not None and param.device != inputs.device:
-        raise ConfigError(f"the model is on {param.device} but the inputs are on {inputs.device}; "
+    if next(iter(model.parameters()), None) is None and next(iter(model.buffers()), None) is None:
+        return
+    device = model_device(model)
+    if device != inputs.device:
+        raise ConfigError(f"the model is on {device} but the inputs are on {inputs.device}; "
                           "move one of them")
 
 
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Put every submodule in eval mode and restore each one's own mode afterwards."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-
-def _one_target(t: Any, n: int, n_classes: int, device: torch.device) -> Tensor:
-    if isinstance(t, bool):
-        raise ConfigError(f"target must be a class index, got {t!r}")
-    if isinstance(t, int | np.integer):
-        out = torch.full((n,), int(t), dtype=torch.long)
-    elif isinstance(t, Tensor | np.ndarray):
-        out = torch.as_tensor(t)
-        if out.is_floating_point() or out.dtype == torch.bool:
-            raise ConfigError(f"target must hold integer class indices, got dtype {out.dtype}")
-        if out.dim() == 0:
-            out = out.expand(n)
-        if out.shape != (n,):
-            raise ShapeError(f"target must be an int or a ({n},) tensor of class indices, got "
-                             f"shape {tuple(out.shape)}")
-        out = out.long()
-    else:
-        raise ConfigError(f"target must be an int, a (batch,) tensor or a list of those, got "
-                          f"{type(t).__name__}")
-    bad = (out < 0) | (out >= n_classes)
-    if bad.any():
-        raise ConfigError(f"target must be a class index in [0, {n_classes}) (the model returns "
-                          f"{n_classes} logits); got {out[bad][0].item()}")
-    return out.to(device)
-
-
-def resolve_targets(
-    target: TargetLike, n: int, n_classes: int, device: torch.device
-) -> tuple[list[Tensor], bool]:
-    """``(list of (n,) class tensors, several?)``; a list or tuple means several targets."""
-    if isinstance(target, list | tuple):
-        if not target:
-            raise ConfigError("target list is empty")
-        return [_one_target(t, n, n_classes, device) for t in target], True
-    return [_one_target(target, n, n_classes, device)], False
+def _check_valid(valid: Any, inputs: Tensor, modality: str) -> Tensor | None:
+    """The ``(batch, time)`` bool mask of valid steps on the inputs' device, or None."""
+    if valid is None:
+        return None
+    if modality != "time_series":
+        raise NotApplicableError(f"valid= marks the valid time steps of (batch, time, features) "
+                                 f"series; got {modality} inputs")
+    if not isinstance(valid, Tensor | np.ndarray):
+        raise ConfigError(f"valid must be a (batch, time) bool tensor, got {type(valid).__name__}")
+    valid = torch.as_tensor(valid)
+    if valid.dtype != torch.bool:
+        raise ConfigError(f"valid must be a bool tensor (True = a valid time step), got dtype "
+                          f"{valid.dtype}")
+    if tuple(valid.shape) != tuple(inputs.shape[:2]):
+        raise ShapeError(f"valid must have shape (batch, time) = {tuple(inputs.shape[:2])}, got "
+                         f"{tuple(valid.shape)}")
+    empty = ~valid.any(1)
+    if empty.any():
+        raise ConfigError(f"valid must mark at least one time step of every sample; sample "
+                          f"{int(empty.nonzero()[0])} has none")
+    return valid.to(inputs.device)
 
 
 def find_embedding(model: nn.Module, layer: nn.Module | str | None) -> nn.Module:
@@ -184,25 +188,22 @@ class EmbeddingInput(nn.Module):
             handle.remove()
 
 
-def _probe(forward: nn.Module, probe: tuple) -> int:
-    """Number of classes: the model's ``n_classes`` attribute (saliencylab models carry one),
-    else one forward pass on one sample."""
-    declared = getattr(forward, "n_classes", None)
-    if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0:
-        return declared
+def _output_shape(model: nn.Module, probe: Tensor) -> tuple[int, ...]:
+    """The model's output shape per sample, from one forward pass on one sample."""
     try:
         with torch.no_grad():
-            out = forward(*probe)
+            out = model(probe)
     except SaliencyLabError:
         raise
     except (RuntimeError, ValueError, IndexError) as exc:
-        raise ShapeError(f"the model failed on one input of shape {tuple(probe[0].shape)}: "
+        raise ShapeError(f"the model failed on one input of shape {tuple(probe.shape)}: "
                          f"{exc}") from exc
-    if not isinstance(out, Tensor) or out.dim() != 2 or out.shape[0] != 1:
+    if not isinstance(out, Tensor) or out.dim() < 1 or out.shape[0] != 1:
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ShapeError(f"the model must return logits of shape (batch, classes); on one input "
-                         f"it returned {got}")
-    return int(out.shape[1])
+        raise ShapeError(f"the model must return one tensor with a batch dim first (logits "
+                         f"(batch, classes), (batch, time, classes), or (batch,) values); on "
+                         f"one input it returned {got}")
+    return tuple(int(s) for s in out.shape[1:])
 
 
 def _record(value: Any) -> Any:
@@ -211,7 +212,7 @@ def _record(value: Any) -> Any:
         return f"tensor{tuple(value.shape)}"
     if isinstance(value, nn.Module):
         return type(value).__name__
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): _record(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_record(v) for v in value]
@@ -223,101 +224,114 @@ def _record(value: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------
-# The engine
+# The engine: prepare a method once per call (effective parameters), run it per chunk
 
 
 @dataclass
-class _Prepared:
-    """One method bound to one model and batch: call it on (inputs, targets)."""
+class Setup:
+    """What one :func:`explain` call fixes for every method it prepares."""
 
-    info: MethodInfo
-    ctx: Context | None
+    model: nn.Module
+    inner: nn.Module  # the model, or for text the wrapper taking embeddings
+    space: Tensor  # the batch in attribution space
+    extra: tuple  # forward arguments besides the inputs (the token ids for text)
     modality: str
-    reduce_embedding: bool
-    base: _Prepared | None = None
+    seed: int
+    batch_size: int | None
+    embedding_layer: nn.Module | None
+    valid: Tensor | None
+    output_shape: tuple[int, ...]
+    probe_target: Tensor  # one row of a target tensor, for probing forward passes
+    reduce_embedding: bool = True  # text: sum the attributions over the embedding dim
+
+
+@dataclass
+class Prepared:
+    """One method bound to one call: its context with the effective parameters."""
+
+    method: Method
+    ctx: Context
 
     def params(self) -> dict[str, Any]:
-        if self.info.name == "feature_permuted_random" and self.base is not None:
-            return {"base_method": self.base.info.name, "base_params": self.base.params()}
-        return _record(self.ctx.params) if self.ctx is not None else {}
+        """The effective parameters, JSON-friendly."""
+        return _record(self.ctx.params)
 
 
-def _user_params(info: MethodInfo, params: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(params) - set(info.accepted) - set(COMMON_PARAMS))
+def _user_params(method: Method, params: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(method.accepted) - set(COMMON_PARAMS))
     if unknown:
-        accepted = ", ".join(info.accepted + COMMON_PARAMS) or "none"
-        raise ConfigError(f"{info.name} does not take {', '.join(unknown)}; it accepts: {accepted}")
+        accepted = ", ".join(method.accepted + COMMON_PARAMS) or "none"
+        raise ConfigError(f"{method.name} does not take {', '.join(unknown)}; it accepts: "
+                          f"{accepted}")
     return {k: v for k, v in params.items() if k not in COMMON_PARAMS}
 
 
-def _prepare(
-    model: nn.Module, space: Tensor, extra: tuple, modality: str, method: str,
-    params: dict[str, Any], seed: int, batch_size: int | None, emb: nn.Module | None,
-    reduce_embedding: bool,
-) -> _Prepared:
-    info = get_method(method)
-    user = _user_params(info, params)
-    if info.family == "random":
-        base = None
-        if info.name == "feature_permuted_random":
-            base_name = user.get("base_method", info.defaults["base_method"])
-            if get_method(base_name).family == "random":
-                raise ConfigError(f"base_method must be a real method, got {base_name!r}")
-            base = _prepare(model, space, extra, modality, base_name,
-                            dict(user.get("base_params") or {}), seed, batch_size, emb,
-                            reduce_embedding)
-        return _Prepared(info, None, modality, reduce_embedding, base)
-
-    effective = {**info.defaults, **user}
+def prepare(method: Method, setup: Setup, params: dict[str, Any]) -> Prepared:
+    """Check ``params`` against ``method`` and resolve its effective parameters for the call
+    (the method's ``resolve``); nothing is attributed yet."""
+    if setup.modality not in method.applies_to:
+        raise NotApplicableError(f"{method.name} does not apply to {setup.modality} inputs; it "
+                                 f"applies to {' and '.join(method.applies_to)} inputs")
+    user = _user_params(method, params)
+    effective = {**method.defaults, **user}
     # A U[0,1) embedding is no reference point: text defaults to the zero embedding.
-    if modality == "text" and "baseline" not in user and effective.get("baseline") == "uniform":
+    if (setup.modality == "text" and "baseline" not in user
+            and effective.get("baseline") == "uniform"):
         effective["baseline"] = "zero"
-    forward = EmbeddingInput(model, emb) if emb is not None else model
-    ctx = Context(forward=forward, model=model, modality=modality, params=effective, seed=seed,
-                  n_total=space.shape[0], batch_size=batch_size, embedding_layer=emb)
-    ctx.state["probe_extra"] = tuple(e[:1] for e in extra)
-    adapter = ADAPTERS[info.name]
-    if adapter.prepare is not None:
-        adapter.prepare(ctx, space)
-    return _Prepared(info, ctx, modality, reduce_embedding)
+    ctx = Context(
+        forward=SelectedOutput(setup.inner), model=setup.model, modality=setup.modality,
+        params=effective, seed=setup.seed, n_total=setup.space.shape[0],
+        batch_size=setup.batch_size, embedding_layer=setup.embedding_layer,
+        output_shape=setup.output_shape, valid=setup.valid, setup=setup,
+    )
+    ctx.state["probe_extra"] = (*(e[:1] for e in setup.extra), setup.probe_target)
+    if method.resolve is not None:
+        derived = method.resolve(ctx, setup.space)
+        if derived:
+            effective = {**effective, **derived}
+    ctx.params = MappingProxyType(effective)
+    return Prepared(method, ctx)
 
 
-def _run(
-    prep: _Prepared, space: Tensor, target: Tensor, extra: tuple, shape: tuple[int, ...],
-    seed: int, rows: Tensor | None = None,
+def run_prepared(
+    prep: Prepared, space: Tensor, target: Tensor, extra: tuple, shape: tuple[int, ...],
+    rows: Tensor | None = None,
 ) -> Tensor:
-    """Attributions of one target for ``space`` (chunked), reduced for text.
+    """Attributions of one target tensor for ``space`` (chunked), reduced for text and zero on
+    padded steps.
 
-    ``rows`` (default ``arange``) gives the sample each row stands for; it seeds the per-row
-    random draws (TSR passes the index of the sample a masked copy was made from, so R(X) and
-    R(masked X) use the same baseline and noise).
+    ``extra`` are the forward arguments besides the inputs (token ids); ``rows`` (default
+    ``arange``) gives the sample each row stands for: it seeds the per-row random draws and picks
+    the row's valid steps (TSR passes the index of the sample a masked copy was made from, so
+    R(X) and R(masked X) use the same baseline and noise).
     """
-    info = prep.info
-    if info.name == "random":
-        return random_map(shape, seed, space.device).to(space.dtype)
-    if info.name == "feature_permuted_random":
-        base = _run(prep.base, space, target, extra, shape, seed, rows)
-        return permute_features(base, seed, prep.modality)
-    ctx = prep.ctx
+    method, ctx = prep.method, prep.ctx
     n = space.shape[0]
     rows = torch.arange(n) if rows is None else rows.detach().long().cpu()
-    run = ADAPTERS[info.name].run
-    out = []
-    with warnings.catch_warnings():
-        # Captum notes that it set requires_grad on our (detached) inputs: expected, not news.
-        warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
-        for sl in chunks(n, ctx.batch_size):
-            attr = run(ctx, space[sl], target[sl], tuple(e[sl] for e in extra), rows[sl])
-            out.append(attr.detach())
-    attr = torch.cat(out)
-    if prep.modality == "text" and prep.reduce_embedding and attr.dim() == 3:
-        attr = attr.sum(-1)
+    if method.run_all is not None:
+        attr = method.run_all(ctx, space, target, extra, rows, shape)
+    else:
+        full = (*extra, target)
+        out = []
+        with warnings.catch_warnings():
+            # Captum notes that it set requires_grad on our (detached) inputs: expected.
+            warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
+            for sl in chunks(n, ctx.batch_size):
+                attr = method.run(ctx, space[sl], target[sl], tuple(e[sl] for e in full),
+                                  rows[sl])
+                out.append(attr.detach())
+        attr = torch.cat(out)
+        if ctx.modality == "text" and ctx.setup.reduce_embedding and attr.dim() == 3:
+            attr = attr.sum(-1)
+    cells = ctx.valid_cells(rows, attr)
+    if cells is not None and attr.dim() == 3:
+        attr = torch.where(cells, attr, torch.zeros((), dtype=attr.dtype, device=attr.device))
     return attr
 
 
 def _tsr(
-    prep: _Prepared, inputs: Tensor, target: Tensor, options: dict[str, Any],
-    batch_size: int | None, seed: int,
+    prep: Prepared, inputs: Tensor, target: Tensor, options: dict[str, Any],
+    batch_size: int | None, valid: Tensor | None,
 ) -> Tensor:
     try:
         from saliencylab.explain.tsr import temporal_saliency_rescaling
@@ -326,35 +340,36 @@ def _tsr(
             "TSR is not available: saliencylab.explain.tsr is missing"
         ) from exc
 
-    def attribute(x: Tensor, t: Tensor | int, index: Tensor) -> Tensor:
-        t = torch.as_tensor(t, device=x.device).long().expand(x.shape[0]).contiguous()
-        return _run(prep, x.detach(), t, (), tuple(x.shape), seed, rows=index)
+    def attribute(x: Tensor, t: Tensor, index: Tensor) -> Tensor:
+        return run_prepared(prep, x.detach(), t, (), tuple(x.shape), rows=index)
 
     options = dict(options)
     if "pass_sample_index" in options:
         raise ConfigError("explain(tsr=...) builds its own attribute callable; "
                           "pass_sample_index is not an option here")
+    if "valid" in options:
+        raise ConfigError("pass valid= to explain itself, not in tsr=...")
     accepted = inspect.signature(temporal_saliency_rescaling).parameters
     unknown = sorted(set(options) - set(accepted) - {"attribute", "inputs", "target"})
     if unknown:
-        valid = [k for k, p in accepted.items() if p.kind is p.KEYWORD_ONLY]
+        valid_names = [k for k, p in accepted.items() if p.kind is p.KEYWORD_ONLY]
         raise ConfigError(f"unknown TSR option(s) {', '.join(unknown)}; expected: "
-                          f"{', '.join(valid)}")
-    if "batch_size" in accepted:
-        options.setdefault("batch_size", batch_size)
+                          f"{', '.join(valid_names)}")
+    options.setdefault("batch_size", batch_size)
     if "return_details" in options:
         raise ConfigError("explain(tsr=...) returns the TSR map; call "
                           "saliencylab.explain.tsr.temporal_saliency_rescaling for the details")
     return temporal_saliency_rescaling(attribute, inputs, target, pass_sample_index=True,
-                                       **options)
+                                       valid=valid, **options)
 
 
 def explain(
     model: nn.Module,
     inputs: Tensor,
-    target: TargetLike,
+    target: TargetLike = None,
     method: str = "gradient",
     *,
+    valid: Tensor | None = None,
     batch_size: int | None = None,
     seed: int = 0,
     postprocess: Step | Sequence[Step] | None = None,
@@ -364,20 +379,30 @@ def explain(
     """Saliency maps of ``model`` for ``inputs`` and ``target`` with ``method``.
 
     Args:
-        model: a module returning logits ``(batch, classes)``; put in eval mode for the call
-            (each submodule's mode is restored afterwards).
+        model: a module returning logits ``(batch, classes)``, per-step logits ``(batch, time,
+            classes)``, one value per sample ``(batch,)`` / ``(batch, 1)``, or any ``(batch,
+            ...)`` output; put in eval mode for the call (each submodule's mode is restored).
         inputs: ``(B, T, F)`` / ``(B, C, H, W)`` float or ``(B, L)`` token ids, on the model's
             device; attributions are computed there.
-        target: an int, a ``(B,)`` tensor of class indices, or a list of those (then the
-            attributions get a leading target axis).
+        target: what is explained (:mod:`saliencylab.explain.selection`): an int class or a
+            ``(B,)`` tensor of classes; for ``(B, T, C)`` outputs a ``(B, T)`` tensor of a class
+            per step (``sum_t logits[b, t, target[b, t]]``; ``-1`` leaves a step out), an int
+            or ``(B,)`` classes meaning that class at every step; ``None`` for a model with one
+            output per sample; a tuple ``(i, j, ...)`` indexing the output dims after the batch
+            (Captum's convention); or a list of those (the attributions get a leading target
+            axis).
         method: a name from :data:`saliencylab.explain.registry.METHODS`.
+        valid: time series only: a ``(B, T)`` bool mask of the valid time steps of ragged
+            series. Maps are exactly zero on padded steps, post-processing statistics use the
+            valid cells only, TSR never masks or rescales a padded step, and perturbation
+            methods never perturb one (their baseline equals the input there).
         batch_size: at most this many inputs per chunk (None: all at once). Sampling methods
             draw per sample from ``seed``, so the chunking does not change their result
             (``feature_permutation`` excepted: it shuffles across the batch by definition).
         seed: seeds every random draw (baselines, noise, LIME samples, random maps).
         postprocess: a step name, a list of them, or callables; see
             :mod:`saliencylab.explain.postprocess` (``"tsb"`` = abs then per-sample min-max).
-        tsr: True or a dict of options: apply Temporal Saliency Rescaling ([TSB]) on top of
+        tsr: True or a dict of options: apply Temporal Saliency Rescaling ([TSB] §7) on top of
             ``method`` (time series only).
         **params: overrides of the method's defaults (see ``saliencylab methods``), plus
             ``embedding_layer`` (text) and ``reduce_embedding`` (text, default True).
@@ -391,6 +416,10 @@ def explain(
         >>> e = explain(net, torch.rand(2, 5, 4), [0, 2], "gradient", postprocess="tsb")
         >>> e.attributions.shape
         torch.Size([2, 2, 5, 4])
+        >>> seg = torch.nn.Linear(4, 3)  # per-step logits (batch, time, classes)
+        >>> y = torch.tensor([[0, 1, 1, 2, -1], [2, 2, 0, 0, 1]])  # -1: step left out
+        >>> explain(seg, torch.rand(2, 5, 4), y, "gradient").attributions.shape
+        torch.Size([2, 5, 4])
     """
     info = get_method(method)
     if not isinstance(model, nn.Module):
@@ -409,6 +438,7 @@ def explain(
                                  f"got {modality} inputs")
     if tsr is not None and not isinstance(tsr, bool | dict):
         raise ConfigError(f"tsr must be True, False, None or a dict of options, got {tsr!r}")
+    valid_t = _check_valid(valid, inputs, modality)
     _user_params(info, params)  # fail fast on a misspelt parameter
     seed = int(seed)
     inputs = inputs.detach()
@@ -418,7 +448,7 @@ def explain(
         if modality == "text":
             emb = find_embedding(model, params.get("embedding_layer"))
             extra: tuple = (inputs,)
-            n_classes = _probe(model, (inputs[:1],))
+            output_shape = _output_shape(model, inputs[:1])
             with torch.no_grad():
                 space = emb(inputs).detach()
             if space.dim() != 3:
@@ -426,28 +456,38 @@ def explain(
                                  f"{tuple(space.shape)}")
         else:
             extra, space = (), inputs
-            n_classes = _probe(model, (inputs[:1],))
-        targets, several = resolve_targets(target, inputs.shape[0], n_classes, inputs.device)
+            output_shape = _output_shape(model, inputs[:1])
+        targets, several = resolve_targets(target, inputs.shape[0], output_shape, inputs.device)
         reduce_embedding = bool(params.get("reduce_embedding", True))
-        prep = _prepare(model, space, extra, modality, method, params, seed, batch_size, emb,
-                        reduce_embedding)
+        setup = Setup(
+            model=model, inner=EmbeddingInput(model, emb) if emb is not None else model,
+            space=space, extra=extra, modality=modality, seed=seed, batch_size=batch_size,
+            embedding_layer=emb, valid=valid_t, output_shape=output_shape,
+            probe_target=targets[0][:1], reduce_embedding=reduce_embedding,
+        )
+        prep = prepare(info, setup, params)
         keep_dims = modality == "text" and not reduce_embedding
         shape = tuple(space.shape) if keep_dims else tuple(inputs.shape)
         maps = []
         for t in targets:
             if tsr:
-                maps.append(_tsr(prep, inputs, t, {} if tsr is True else tsr, batch_size, seed))
+                maps.append(_tsr(prep, inputs, t, {} if tsr is True else tsr, batch_size,
+                                 valid_t))
             else:
-                maps.append(_run(prep, space, t, extra, shape, seed))
+                maps.append(run_prepared(prep, space, t, extra, shape))
 
     attributions = torch.stack(maps) if several else maps[0]
     steps = expand_steps(postprocess)
-    attributions = apply_postprocess(attributions, steps, batch_dims=2 if several else 1)
+    cells = None if valid_t is None else valid_t[..., None]
+    attributions = apply_postprocess(attributions, steps, batch_dims=2 if several else 1,
+                                     mask=cells)
     recorded: dict[str, Any] = dict(prep.params())
     recorded.update(
-        seed=seed, batch_size=batch_size, modality=modality, n_classes=n_classes,
+        seed=seed, batch_size=batch_size, modality=modality,
+        n_classes=output_shape[-1] if 1 <= len(output_shape) <= 2 else None,
         postprocess=[_record(s) for s in steps],
         tsr=None if not tsr else _record({} if tsr is True else tsr),
+        valid=valid_t is not None,
     )
     if emb is not None:
         recorded["embedding_layer"] = next(n for n, m in model.named_modules() if m is emb)
@@ -461,7 +501,7 @@ def explain(
 def attribute_fn(
     model: nn.Module, method: str = "gradient", *, batch_size: int | None = None, seed: int = 0,
     **params: Any,
-) -> Callable[[Tensor, Tensor | int], Tensor]:
+) -> Callable[[Tensor, TargetLike], Tensor]:
     """A batched ``attribute(inputs, target) -> attributions`` callable for ``method``.
 
     Handy for code that needs attributions of many perturbed inputs (TSR, metrics).
@@ -474,35 +514,8 @@ def attribute_fn(
         torch.Size([3, 2, 3])
     """
 
-    def attribute(inputs: Tensor, target: Tensor | int) -> Tensor:
+    def attribute(inputs: Tensor, target: TargetLike) -> Tensor:
         return explain(model, inputs, target, method, batch_size=batch_size, seed=seed,
                        **params).attributions
 
     return attribute
-
-
-def register_method(
-    info: MethodInfo, run: RunFn, prepare: PrepareFn | None = None, *, replace: bool = False
-) -> None:
-    """Make a new method available to :func:`explain` (e.g. a learned mask).
-
-    ``run(ctx, x, target, extra, rows) -> Tensor`` handles one chunk (see
-    :mod:`saliencylab.explain.adapters`); ``prepare(ctx, x)`` runs once per call. The method's
-    parameters are ``info.defaults`` (overridable) and ``info.options``.
-
-    Example:
-        >>> import torch
-        >>> def run(ctx, x, target, extra, rows):
-        ...     return x.abs()
-        >>> register_method(MethodInfo("magnitude", "gradient", "|x|"), run, replace=True)
-        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 2))
-        >>> explain(net, -torch.ones(1, 2, 3), 0, "magnitude").attributions.sum().item()
-        6.0
-        >>> _ = METHODS.pop("magnitude"), ADAPTERS.pop("magnitude")  # leave the registry as it was
-    """
-    if info.name in METHODS and not replace:
-        raise ConfigError(f"method {info.name!r} is already registered (pass replace=True)")
-    if info.family == "random":
-        raise ConfigError("random-family methods are built in; register a real method instead")
-    METHODS[info.name] = info
-    ADAPTERS[info.name] = Adapter(run, prepare)

@@ -1,9 +1,12 @@
 """GradCAM and Guided GradCAM up-sampled to the input's layout.
 
-[OBJ] Löffler et al. apply GradCAM to the last convolution of a time-series classifier and
-up-sample it to the input length. Captum's ``LayerGradCam`` gives ``(batch, 1, T')`` for a
-Conv1d (``(batch, 1, H', W')`` for a Conv2d); Captum's ``GuidedGradCam`` would interpolate over the
-wrong axes of a ``(batch, time, features)`` input, so we up-sample ourselves:
+[OBJ] Löffler et al. (§4.1, Appendix B.2) apply GradCAM (Selvaraju et al., ICCV 2017) to the
+last convolution of a time-series classifier or segmenter and up-sample it to the input length.
+The explained scalar is whatever the target selects (a class, a sum of per-step classes, an
+output index), so GradCAM applies to any target of a model with a convolution. Captum's
+``LayerGradCam`` gives ``(batch, 1, T')`` for a Conv1d (``(batch, 1, H', W')`` for a Conv2d);
+Captum's ``GuidedGradCam`` would interpolate over the wrong axes of a ``(batch, time,
+features)`` input, so we up-sample ourselves:
 
 - time series ``(B, T, F)`` with a Conv1d: linear interpolation of ``T'`` to ``T`` and
   broadcast over the features; with a Conv2d: bilinear to ``(T, F)``;
@@ -29,7 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
-from saliencylab.explain.adapters import Context, extra_args
+from saliencylab.explain.adapters import guided_backprop
+from saliencylab.explain.method import Context, Method
 
 _CONVS = (nn.Conv1d, nn.Conv2d)
 
@@ -58,10 +62,11 @@ def find_last_conv(model: nn.Module, forward: nn.Module, probe: tuple) -> nn.Mod
     return called[-1] if called else None
 
 
-def prepare_gradcam(ctx: Context, x: Tensor) -> None:
+def resolve_gradcam(ctx: Context, x: Tensor) -> dict:
     """Resolve ``layer``: a module, its dotted name, or None = the model's ``feature_layer``
     when it declares one (saliencylab models name their last conv feature map so), else the last
-    Conv1d/Conv2d that runs in a forward pass."""
+    Conv1d/Conv2d that runs in a forward pass. The module goes to ``ctx.state["layer"]``, its
+    name to the effective parameters."""
     layer = ctx.params.get("layer")
     if layer is None:
         declared = getattr(ctx.model, "feature_layer", None)
@@ -89,7 +94,7 @@ def prepare_gradcam(ctx: Context, x: Tensor) -> None:
     elif not isinstance(layer, nn.Module) or module_name(ctx.model, layer) is None:
         raise ConfigError("layer must be a submodule of the model or its dotted name")
     ctx.state["layer"] = layer
-    ctx.params["layer"] = module_name(ctx.model, layer)
+    return {"layer": module_name(ctx.model, layer)}
 
 
 def upsample(cam: Tensor, x: Tensor, modality: str, mode: str | None) -> Tensor:
@@ -118,7 +123,7 @@ def _cam(ctx: Context, x: Tensor, target: Tensor, extra: tuple) -> Tensor:
     from captum.attr import LayerGradCam
 
     cam = LayerGradCam(ctx.forward, ctx.state["layer"]).attribute(
-        x, target=target, additional_forward_args=extra_args(extra),
+        x, target=0, additional_forward_args=extra,
         relu_attributions=bool(ctx.params["relu_attributions"]),
     )
     if isinstance(cam, tuple):
@@ -135,8 +140,23 @@ def run_gradcam(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Ten
 def run_guided_gradcam(
     ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor
 ) -> Tensor:
-    """Guided Backprop ⊙ up-sampled GradCAM (Selvaraju et al.; [OBJ])."""
-    from saliencylab.explain.adapters import ADAPTERS
+    """Guided Backprop ⊙ up-sampled GradCAM (Selvaraju et al.; [OBJ] §4.1)."""
+    return guided_backprop(ctx, x, extra) * _cam(ctx, x, target, extra)
 
-    guided = ADAPTERS["guided_backprop"].run(ctx, x, target, extra, rows)
-    return guided * _cam(ctx, x, target, extra)
+
+_GRADCAM_DEFAULTS = {"layer": None, "relu_attributions": True, "interpolate_mode": None}
+
+GRADCAM_METHODS: tuple[Method, ...] = (
+    Method(
+        "gradcam", "gradient",
+        "GradCAM on the last Conv1d/Conv2d (or layer=), up-sampled to the input [OBJ] §4.1",
+        needs=("conv_layer",), defaults=dict(_GRADCAM_DEFAULTS), references=("OBJ",),
+        run=run_gradcam, resolve=resolve_gradcam,
+    ),
+    Method(
+        "guided_gradcam", "gradient",
+        "Guided Backprop times up-sampled GradCAM [OBJ] §4.1",
+        needs=("conv_layer",), defaults=dict(_GRADCAM_DEFAULTS), references=("OBJ",),
+        run=run_guided_gradcam, resolve=resolve_gradcam,
+    ),
+)

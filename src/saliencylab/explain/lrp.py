@@ -1,6 +1,7 @@
 """Layer-wise relevance propagation with the epsilon rule, as a modified gradient.
 
-[OBJ] Löffler et al. use LRP-ε (ε = 1e-9) and add the relevances of residual branches. Captum's
+[OBJ] Löffler et al. (§4.1, Appendix B.2) use LRP-ε (Bach et al., PLoS ONE 2015; ε = 1e-9) and
+add the relevances of residual branches. Captum's
 LRP has no rule for Conv1d and Zennit cannot be installed next to a CPU-only torch, so we
 implement the rule directly:
 
@@ -35,6 +36,8 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import NotApplicableError
+from saliencylab.explain.method import Context, Method, non_negative_number
+from saliencylab.explain.selection import select_output
 
 # Layers that get the epsilon rule.
 RULE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)
@@ -89,10 +92,12 @@ def lrp_epsilon(
     model: nn.Module, x: Tensor, target: Tensor, extra: tuple = (), *, epsilon: float = 1e-9,
     rule_model: nn.Module | None = None,
 ) -> Tensor:
-    """LRP-ε relevance of ``x`` for ``model(x, *extra)[:, target]``; same shape as ``x``.
+    """LRP-ε relevance of ``x`` for the output ``target`` selects; same shape as ``x``.
 
-    ``rule_model`` is the module whose layers get the ε rule (default ``model``; for text it is
-    the user's model while ``model`` is the wrapper taking embeddings).
+    ``target`` is a ``(B,)`` class (flat output) index or a ``(B, T)`` per-step target for
+    ``(B, T, C)`` outputs (:func:`saliencylab.explain.selection.select_output`).
+    ``rule_model`` is the module whose layers get the ε rule (default ``model``; for text it
+    is the user's model while ``model`` is the wrapper taking embeddings).
     """
     rule_model = model if rule_model is None else rule_model
     handles = [
@@ -103,7 +108,7 @@ def lrp_epsilon(
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             out = model(xg, *extra)
-            selected = out.gather(1, target[:, None]).sum()
+            selected = select_output(out, target).sum()
             (grad,) = torch.autograd.grad(selected, xg)
     finally:
         for h in handles:
@@ -111,9 +116,11 @@ def lrp_epsilon(
     return (x * grad).detach()
 
 
-def prepare_lrp(ctx, x: Tensor) -> None:
-    """Refuse models with layers that have no rule (unless ``strict=False``)."""
-    if not ctx.params.get("strict", True):
+def resolve_lrp(ctx: Context, x: Tensor) -> None:
+    """Check ``epsilon``; refuse models with layers that have no rule (unless
+    ``strict=False``)."""
+    non_negative_number(ctx.params, "epsilon")
+    if not ctx.params["strict"]:
         return
     skip = [ctx.embedding_layer] if ctx.embedding_layer is not None else []
     bad = unsupported_layers(ctx.model, skip)
@@ -128,7 +135,17 @@ def prepare_lrp(ctx, x: Tensor) -> None:
         )
 
 
-def run_lrp(ctx, x: Tensor, target: Tensor, extra: tuple, rows: Tensor) -> Tensor:
-    """Adapter for :func:`saliencylab.explain.explain`."""
-    return lrp_epsilon(ctx.forward, x, target, extra, epsilon=ctx.params["epsilon"],
+def run_lrp(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor) -> Tensor:
+    """LRP-ε of the explained scalars (``ctx.forward`` returns them as ``(rows, 1)``)."""
+    zeros = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+    return lrp_epsilon(ctx.forward, x, zeros, extra, epsilon=ctx.params["epsilon"],
                        rule_model=ctx.model)
+
+
+LRP = Method(
+    "lrp", "gradient",
+    "Layer-wise relevance propagation, epsilon rule for Linear/Conv/BatchNorm, plain gradient "
+    "through ReLU, pooling and residual adds [OBJ] §4.1, Appendix B.2",
+    needs=("piecewise_linear",), defaults={"epsilon": 1e-9, "strict": True},
+    references=("OBJ",), run=run_lrp, resolve=resolve_lrp,
+)

@@ -9,7 +9,7 @@ the input's resolution, initialised at 0, so ``M = 0.5`` everywhere at the start
 where ``xbar`` are ``K`` distractors drawn afresh from a pool (the training set) at every step,
 ``TV`` is the sum of squared differences of neighbouring cells (rows and columns for images,
 along time only for series) and ``||M||_1`` the sum of the mask. Adam, lr 0.05, 2000 steps
-(SPEC.md section 8).
+([CS] §4, Eq. 4; Appendix D for the settings per dataset).
 
 Layouts: images ``(B, C, H, W)`` get one mask per pixel shared over the channels, upsampled
 bilinearly; time series ``(B, T, F)`` one mask per (time, feature) cell, or per time step with
@@ -20,6 +20,10 @@ the sum of the per-mask losses, so each mask follows exactly the trajectory it w
 (Adam is element-wise). The distractor draws are a counter-based hash of ``(seed, sample id,
 label, step, draw)``, so a batched run and separate runs with the same ``sample_ids`` see the
 same distractors and give the same masks.
+
+Ragged series (``valid=``, a ``(B, T)`` mask of valid steps): a padded step keeps the input in
+the blend (it is never replaced by a distractor), does not enter the TV and L1 penalties, and
+gets mask 0.
 
 Example:
     >>> import torch
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,13 +47,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
-from saliencylab.utils import check_finite, chunks
+from saliencylab.explain.method import Context, Method
+from saliencylab.targets import targets_2d
+from saliencylab.utils import check_finite, chunks, eval_mode, model_device
 
 __all__ = [
     "MaskResult",
     "distractor_indices",
     "learn_masks",
     "mask_keys",
+    "targets_2d",
     "total_variation",
     "upsample_mask",
 ]
@@ -138,9 +145,10 @@ def upsample_mask(w: Tensor, size: tuple[int, ...], kind: str) -> Tensor:
                          align_corners=False).transpose(1, 2)
 
 
-def total_variation(mask: Tensor, kind: str) -> Tensor:
+def total_variation(mask: Tensor, kind: str, valid: Tensor | None = None) -> Tensor:
     """Per-mask sum of squared neighbour differences: rows and columns of ``(N, 1, H, W)``
-    image masks, along time (dim 1) only for ``(N, T, F)`` series masks.
+    image masks, along time (dim 1) only for ``(N, T, F)`` series masks (with ``valid``
+    ``(N, T, 1)``, only pairs of valid steps).
 
     >>> total_variation(torch.tensor([[[0.0], [1.0], [1.0]]]), "time_series")
     tensor([1.])
@@ -149,7 +157,10 @@ def total_variation(mask: Tensor, kind: str) -> Tensor:
         dh = (mask[..., 1:, :] - mask[..., :-1, :]).pow(2).flatten(1).sum(1)
         dw = (mask[..., :, 1:] - mask[..., :, :-1]).pow(2).flatten(1).sum(1)
         return dh + dw
-    return (mask[:, 1:] - mask[:, :-1]).pow(2).flatten(1).sum(1)
+    diff = (mask[:, 1:] - mask[:, :-1]).pow(2)
+    if valid is not None:
+        diff = diff * (valid[:, 1:] & valid[:, :-1]).to(diff.dtype)
+    return diff.flatten(1).sum(1)
 
 
 @contextlib.contextmanager
@@ -157,50 +168,18 @@ def frozen_eval(model: nn.Module) -> Iterator[None]:
     """Eval mode and ``requires_grad=False`` on every parameter, both restored afterwards.
 
     Freezing keeps autograd from building graphs through the weights (and so from touching
-    their ``.grad``); each module's mode and each parameter's flag come back as they were.
+    their ``.grad``); each module's mode (:func:`saliencylab.utils.eval_mode`) and each
+    parameter's flag come back as they were.
     """
-    modes = [(m, m.training) for m in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()]
-    model.eval()
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
-        for p, flag in flags:
-            p.requires_grad_(flag)
-
-
-def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
-    p = next(iter(model.parameters()), None)
-    return p.device if p is not None else fallback
-
-
-def targets_2d(targets: Any, n: int, device: torch.device) -> tuple[Tensor, bool]:
-    """``(n, L)`` long labels from an int, ``(n,)`` or ``(n, L)`` class indices, and whether
-    the caller gave a label axis. Shared with :mod:`saliencylab.metrics.certification`.
-
-    >>> labels, label_axis = targets_2d(1, 3, torch.device("cpu"))
-    >>> labels.tolist(), label_axis
-    ([[1], [1], [1]], False)
-    """
-    if isinstance(targets, bool):
-        raise ConfigError(f"targets must be class indices, got {targets!r}")
-    if isinstance(targets, int):
-        return torch.full((n, 1), targets, dtype=torch.long, device=device), False
-    t = torch.as_tensor(targets, device=device)
-    if t.is_floating_point() or t.dtype == torch.bool:
-        raise ConfigError(f"targets must hold integer class indices, got dtype {t.dtype}")
-    if t.dim() == 0:
-        return t.long().expand(n).reshape(n, 1).clone(), False
-    if t.dim() == 1 and t.shape[0] == n:
-        return t.long().reshape(n, 1), False
-    if t.dim() == 2 and t.shape[0] == n and t.shape[1] >= 1:
-        return t.long(), True
-    raise ShapeError(f"targets must be an int, (batch,) = ({n},) or (batch, n_labels); got shape "
-                     f"{tuple(t.shape)}")
+    with eval_mode(model):
+        for p, _ in flags:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, flag in flags:
+                p.requires_grad_(flag)
 
 
 def _check_positive(name: str, value: Any, kind: type = int, allow_zero: bool = False) -> None:
@@ -230,6 +209,7 @@ def learn_masks(
     sample_ids: Tensor | None = None,
     batch_size: int | None = None,
     return_history: bool = False,
+    valid: Tensor | None = None,
 ) -> MaskResult:
     """Learn one [CS] mask per (input, label) in a single batched optimisation.
 
@@ -255,6 +235,8 @@ def learn_masks(
         batch_size: at most this many masks per optimisation (masks are independent, so the
             result does not depend on it).
         return_history: keep the per-mask loss of every step.
+        valid: series only: ``(B, T)`` bool, the valid time steps of ragged series; padded
+            steps keep the input, are left out of the penalties and get mask 0.
 
     Returns:
         A :class:`MaskResult`.
@@ -286,21 +268,16 @@ def learn_masks(
         got = tuple(distractors.shape) if isinstance(distractors, Tensor) else type(distractors)
         raise ShapeError(f"distractors must be a pool (N, {', '.join(map(str, inputs.shape[1:]))})"
                          f" of inputs, got {got}")
-    for name, value in (("upsample", upsample), ("n_distractors", n_distractors)):
-        _check_positive(name, value)
-    _check_positive("steps", steps, allow_zero=True)
-    _check_positive("lr", lr, float)
-    _check_positive("lambda_tv", lambda_tv, float, allow_zero=True)
-    _check_positive("lambda_l1", lambda_l1, float, allow_zero=True)
-    if shared_across_features and kind == "image":
-        raise ConfigError("shared_across_features applies to (B, T, F) series; image masks are "
-                          "always shared over the channels")
+    _check_settings(upsample=upsample, n_distractors=n_distractors, steps=steps, lr=lr,
+                    lambda_tv=lambda_tv, lambda_l1=lambda_l1,
+                    shared_across_features=shared_across_features, kind=kind)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
     check_finite(inputs, "inputs")
     check_finite(distractors, "distractors")
 
-    device = _model_device(model, inputs.device)
+    has_weights = any(True for _ in model.parameters()) or any(True for _ in model.buffers())
+    device = model_device(model) if has_weights else inputs.device
     if inputs.device != device:
         raise ConfigError(f"the model is on {device} but the inputs are on {inputs.device}")
     n = inputs.shape[0]
@@ -315,6 +292,10 @@ def learn_masks(
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator,
                                  device=generator.device).item())
     keys = mask_keys(seed, sample_ids, labels).reshape(-1)
+    valid_rows = None
+    if valid is not None:
+        valid = _check_valid(valid, inputs, kind).to(device)
+        valid_rows = valid.repeat_interleave(n_labels, dim=0)[..., None]  # (rows, T, 1)
 
     # One row per (sample, label): masks are independent, so rows can be chunked freely.
     x_rows = inputs.detach().repeat_interleave(n_labels, dim=0)
@@ -335,6 +316,7 @@ def learn_masks(
                 model, x_rows[sl], label_rows[sl], keys[sl], pool, kind, size, w_shape,
                 steps=steps, lr=lr, lambda_tv=lambda_tv, lambda_l1=lambda_l1,
                 k=n_distractors, history=return_history,
+                valid=None if valid_rows is None else valid_rows[sl],
             )
             masks.append(m)
             losses.append(loss)
@@ -351,7 +333,7 @@ def learn_masks(
         "upsample": upsample, "lambda_tv": lambda_tv, "lambda_l1": lambda_l1,
         "n_distractors": n_distractors, "steps": steps, "lr": lr,
         "shared_across_features": shared_across_features, "seed": seed,
-        "pool_size": int(pool.shape[0]), "batch_size": batch_size,
+        "pool_size": int(pool.shape[0]), "batch_size": batch_size, "valid": valid is not None,
     }
     return MaskResult(
         masks=shape(torch.cat(masks)), targets=labels if several else labels[:, 0],
@@ -363,9 +345,12 @@ def learn_masks(
 def _optimise(
     model: nn.Module, x: Tensor, labels: Tensor, keys: Tensor, pool: Tensor, kind: str,
     size: tuple[int, ...], w_shape: tuple[int, ...], *, steps: int, lr: float,
-    lambda_tv: float, lambda_l1: float, k: int, history: bool,
+    lambda_tv: float, lambda_l1: float, k: int, history: bool, valid: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    """Adam on ``W`` for the rows ``x``; returns masks, final loss, final probability, history."""
+    """Adam on ``W`` for the rows ``x``; returns masks, final loss, final probability, history.
+
+    ``valid`` ``(rows, T, 1)``: padded steps keep the input and are left out of the penalties.
+    """
     rows = x.shape[0]
     w = torch.zeros((rows, *w_shape), device=x.device, dtype=x.dtype, requires_grad=True)
     opt = torch.optim.Adam([w], lr=lr)
@@ -374,12 +359,15 @@ def _optimise(
     def loss_fn(step: int) -> tuple[Tensor, Tensor]:
         m = upsample_mask(w, size, kind)  # (rows, 1, H, W) or (rows, T, F|1)
         xbar = pool[distractor_indices(keys, step, k, pool.shape[0])]  # (rows, K, ...)
-        mm = m.unsqueeze(1)
+        blend = m if valid is None else torch.where(valid, m, torch.ones_like(m))
+        mm = blend.unsqueeze(1)
         blended = mm * x.unsqueeze(1) + (1 - mm) * xbar
         logp = torch.log_softmax(model(blended.flatten(0, 1)), dim=-1)
         logp = logp.gather(1, labels.repeat_interleave(k).unsqueeze(1)).view(rows, k)
         log_mean_p = torch.logsumexp(logp, dim=1) - math.log(k)
-        loss = -log_mean_p + lambda_tv * total_variation(m, kind) + lambda_l1 * m.flatten(1).sum(1)
+        l1 = m if valid is None else m * valid.to(m.dtype)
+        loss = (-log_mean_p + lambda_tv * total_variation(m, kind, valid)
+                + lambda_l1 * l1.flatten(1).sum(1))
         return loss, log_mean_p.exp()
 
     for step in range(steps):
@@ -393,34 +381,93 @@ def _optimise(
     with torch.no_grad():
         loss, prob = loss_fn(steps)
         masks = upsample_mask(w, size, kind)
+        if valid is not None:
+            masks = masks * valid.to(masks.dtype)
     return masks.detach(), loss.detach(), prob.detach(), hist
 
 
+def _check_settings(
+    *, upsample: Any, n_distractors: Any, steps: Any, lr: Any, lambda_tv: Any, lambda_l1: Any,
+    shared_across_features: Any, kind: str | None,
+) -> None:
+    for name, value in (("upsample", upsample), ("n_distractors", n_distractors)):
+        _check_positive(name, value)
+    _check_positive("steps", steps, allow_zero=True)
+    _check_positive("lr", lr, float)
+    _check_positive("lambda_tv", lambda_tv, float, allow_zero=True)
+    _check_positive("lambda_l1", lambda_l1, float, allow_zero=True)
+    if shared_across_features and kind == "image":
+        raise ConfigError("shared_across_features applies to (B, T, F) series; image masks are "
+                          "always shared over the channels")
+
+
+def _check_valid(valid: Any, inputs: Tensor, kind: str) -> Tensor:
+    if kind != "time_series":
+        raise NotApplicableError("valid= marks the valid time steps of (B, T, F) series; got "
+                                 f"inputs of shape {tuple(inputs.shape)}")
+    if not isinstance(valid, Tensor) or valid.dtype != torch.bool or tuple(valid.shape) != tuple(
+        inputs.shape[:2]
+    ):
+        got = (f"{tuple(valid.shape)} {valid.dtype}" if isinstance(valid, Tensor)
+               else type(valid).__name__)
+        raise ShapeError(f"valid must be a bool tensor of shape {tuple(inputs.shape[:2])} "
+                         f"(batch, time), got {got}")
+    return valid
+
+
 # ------------------------------------------------------------------------------------------------
-# Adapter for saliencylab.explain.explain(method="learned_mask")
+# The method of saliencylab.explain.explain(method="learned_mask")
 
 _ADAPTER_PARAMS = ("upsample", "lambda_tv", "lambda_l1", "n_distractors", "steps", "lr",
                    "shared_across_features")
 
 
-def prepare_learned_mask(ctx: Any, x: Tensor) -> None:
-    """Default distractor pool of an ``explain`` call: the whole explained batch."""
-    if ctx.modality not in ("time_series", "image"):
-        raise NotApplicableError(f"learned_mask does not apply to {ctx.modality} inputs; it "
-                                 "applies to time_series and image inputs")
-    if ctx.params.get("distractors") is None:
+def resolve_learned_mask(ctx: Context, x: Tensor) -> None:
+    """Check the settings and the target (a class label of a ``(batch, classes)`` classifier);
+    the default distractor pool of an ``explain`` call is the whole explained batch."""
+    if len(ctx.output_shape) != 1:
+        raise NotApplicableError(
+            "learned_mask learns one mask per class label of a (batch, classes) classifier "
+            f"([CS] §4); this model returns (batch, {', '.join(map(str, ctx.output_shape))}) "
+            "per sample. Gradient and perturbation methods apply to any target"
+        )
+    p: Mapping[str, Any] = ctx.params
+    kind = "image" if ctx.modality == "image" else "time_series"
+    _check_settings(**{k: p[k] for k in _ADAPTER_PARAMS}, kind=kind)
+    pool = p.get("distractors")
+    if pool is None:
         ctx.state["distractors"] = x.detach()
+    elif not isinstance(pool, Tensor) or tuple(pool.shape[1:]) != tuple(x.shape[1:]) \
+            or pool.shape[0] < 1:
+        got = tuple(pool.shape) if isinstance(pool, Tensor) else type(pool).__name__
+        raise ShapeError(f"distractors must be a pool (N, {', '.join(map(str, x.shape[1:]))}) "
+                         f"of inputs, got {got}")
+    else:
+        ctx.state["distractors"] = pool
 
 
-def run_learned_mask(ctx: Any, x: Tensor, target: Tensor, extra: tuple, rows: Tensor) -> Tensor:
-    """``explain`` adapter: the mask of each row for its target, broadcast to the input shape.
+def run_learned_mask(ctx: Context, x: Tensor, target: Tensor, extra: tuple,
+                     rows: Tensor) -> Tensor:
+    """The mask of each row for its target class, broadcast to the input shape.
 
     The distractor stream of a row is keyed by its index in the whole call, so ``batch_size``
     does not change the result.
     """
-    pool = ctx.params.get("distractors")
-    pool = ctx.state["distractors"] if pool is None else pool
-    options = {k: ctx.params[k] for k in _ADAPTER_PARAMS if k in ctx.params}
+    pool = ctx.state["distractors"]
+    options = {k: ctx.params[k] for k in _ADAPTER_PARAMS}
+    cells = ctx.valid_cells(rows, x)
     res = learn_masks(ctx.model, x, target, pool.to(x.device), seed=ctx.seed,
-                      sample_ids=rows.to(x.device), **options)
+                      sample_ids=rows.to(x.device), **options,
+                      valid=None if cells is None else cells[..., 0])
     return res.masks.expand_as(x)
+
+
+LEARNED_MASK = Method(
+    "learned_mask", "learned",
+    "Mask upsample(sigmoid(W)) learned against K distractors with TV and L1 penalties (Adam lr "
+    "0.05, 2000 steps) [CS] §4; distractors= a pool (default: the explained batch)",
+    defaults={"steps": 2000, "lr": 0.05, "upsample": 1, "lambda_tv": 0.0, "lambda_l1": 1e-3,
+              "n_distractors": 10, "shared_across_features": False},
+    options=("distractors",), applies_to=("time_series", "image"), sampling=True,
+    references=("CS",), run=run_learned_mask, resolve=resolve_learned_mask,
+)

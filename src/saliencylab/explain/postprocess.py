@@ -12,7 +12,10 @@ Names accepted by :func:`postprocess` (a single name, a list, or callables):
 - ``"tsb"``: the [TSB] pipeline (Ismail et al., NeurIPS 2020) = ``["abs", "minmax"]``.
 
 "Per sample" means over every axis but the leading ``batch_dims`` ones (2 for a map with a
-leading target axis).
+leading target axis). With ``mask`` (a bool tensor broadcastable to the map, e.g. the ``(B, T,
+1)`` valid steps of ragged series) the per-sample statistics (min, max, max |value|) are taken
+over the masked-in cells only and every other cell is 0 after each step; an aggregation over an
+axis keeps a cell if any cell along the axis was kept.
 
 Example:
     >>> import torch
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
 from torch import Tensor
 
 from saliencylab.errors import ConfigError
@@ -38,18 +42,37 @@ def _flat(a: Tensor, batch_dims: int) -> Tensor:
     return a.reshape(*a.shape[:batch_dims], -1)
 
 
-def minmax(a: Tensor, batch_dims: int = 1) -> Tensor:
-    """Per-sample min-max scaling to [0, 1]; a constant sample maps to 0."""
-    flat = _flat(a, batch_dims)
-    lo = flat.min(dim=-1, keepdim=True).values
-    span = flat.max(dim=-1, keepdim=True).values - lo
-    out = (flat - lo) / span.clamp_min(1e-12)
-    return out.where(span > 0, 0.0).reshape(a.shape)
+def _flat_mask(a: Tensor, mask: Tensor | None, batch_dims: int) -> Tensor | None:
+    if mask is None:
+        return None
+    return _flat(mask.to(device=a.device, dtype=torch.bool).expand(a.shape), batch_dims)
 
 
-def maxabs(a: Tensor, batch_dims: int = 1) -> Tensor:
-    """Per-sample division by the largest absolute value, to [-1, 1]."""
+def minmax(a: Tensor, batch_dims: int = 1, mask: Tensor | None = None) -> Tensor:
+    """Per-sample min-max scaling to [0, 1]; a constant sample maps to 0. With ``mask``, over
+    the masked-in cells only (the others become 0)."""
     flat = _flat(a, batch_dims)
+    keep = _flat_mask(a, mask, batch_dims)
+    if keep is None:
+        lo = flat.min(dim=-1, keepdim=True).values
+        hi = flat.max(dim=-1, keepdim=True).values
+    else:
+        lo = flat.masked_fill(~keep, float("inf")).min(dim=-1, keepdim=True).values
+        hi = flat.masked_fill(~keep, float("-inf")).max(dim=-1, keepdim=True).values
+    span = hi - lo
+    out = ((flat - lo) / span.clamp_min(1e-12)).where(span > 0, 0.0)
+    if keep is not None:
+        out = out.where(keep, 0.0)
+    return out.reshape(a.shape)
+
+
+def maxabs(a: Tensor, batch_dims: int = 1, mask: Tensor | None = None) -> Tensor:
+    """Per-sample division by the largest absolute value, to [-1, 1]. With ``mask``, over the
+    masked-in cells only (the others become 0)."""
+    flat = _flat(a, batch_dims)
+    keep = _flat_mask(a, mask, batch_dims)
+    if keep is not None:
+        flat = flat.where(keep, 0.0)
     peak = flat.abs().max(dim=-1, keepdim=True).values
     return (flat / peak.clamp_min(1e-12)).where(peak > 0, 0.0).reshape(a.shape)
 
@@ -74,22 +97,37 @@ def _channel_axis(a: Tensor, batch_dims: int) -> int:
     )
 
 
-def _step(a: Tensor, step: Step, batch_dims: int) -> Tensor:
+def _step(a: Tensor, step: Step, batch_dims: int,
+          mask: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    """One step; returns the map and the mask that goes with its (possibly reduced) shape."""
     if callable(step):
-        return step(a)
+        return step(a), mask
     if step == "abs":
-        return a.abs()
+        return a.abs(), mask
     if step == "minmax":
-        return minmax(a, batch_dims)
+        return minmax(a, batch_dims, mask), mask
     if step == "maxabs":
-        return maxabs(a, batch_dims)
+        return maxabs(a, batch_dims, mask), mask
+    axis = None
     if step in ("sum_channels", "mean_channels"):
-        return aggregate(a, _channel_axis(a, batch_dims), step.split("_")[0])
-    if isinstance(step, str) and step.split(":")[0] in ("sum", "mean") and ":" in step:
-        reduce, axis = step.split(":", 1)
-        if axis.lstrip("-").isdigit():
-            return aggregate(a, int(axis), reduce)
-    raise ConfigError(f"unknown post-processing step {step!r}; expected one of: {', '.join(NAMES)}")
+        axis, reduce = _channel_axis(a, batch_dims), step.split("_")[0]
+    elif isinstance(step, str) and step.split(":")[0] in ("sum", "mean") and ":" in step:
+        reduce, text = step.split(":", 1)
+        if text.lstrip("-").isdigit():
+            axis = int(text)
+    if axis is None:
+        raise ConfigError(f"unknown post-processing step {step!r}; expected one of: "
+                          f"{', '.join(NAMES)}")
+    if mask is None:
+        return aggregate(a, axis, reduce), None
+    keep = mask.to(device=a.device, dtype=torch.bool).expand(a.shape)
+    if reduce == "mean":  # the mean over the kept cells
+        total = aggregate(a.where(keep, 0.0), axis, "sum")
+        count = aggregate(keep.to(a.dtype), axis, "sum")
+        out = total / count.clamp_min(1)
+    else:
+        out = aggregate(a.where(keep, 0.0), axis, "sum")
+    return out, keep.any(dim=axis, keepdim=True)
 
 
 def expand_steps(steps: Step | Sequence[Step] | None) -> list[Step]:
@@ -105,10 +143,15 @@ def expand_steps(steps: Step | Sequence[Step] | None) -> list[Step]:
 
 
 def postprocess(
-    attributions: Tensor, steps: Step | Sequence[Step] | None, batch_dims: int = 1
+    attributions: Tensor, steps: Step | Sequence[Step] | None, batch_dims: int = 1,
+    mask: Tensor | None = None,
 ) -> Tensor:
-    """Apply ``steps`` in order (see module doc). ``batch_dims`` leading axes are per sample."""
+    """Apply ``steps`` in order (see module doc). ``batch_dims`` leading axes are per sample;
+    ``mask`` (bool, broadcastable to the map) restricts the statistics to its cells and zeroes
+    the rest."""
     out = attributions
     for s in expand_steps(steps):
-        out = _step(out, s, batch_dims)
+        out, mask = _step(out, s, batch_dims, mask)
+        if mask is not None:
+            out = out.where(mask.to(device=out.device, dtype=torch.bool), 0.0)
     return out

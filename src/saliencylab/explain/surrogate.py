@@ -59,19 +59,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from saliencylab.errors import ConfigError
+from saliencylab.errors import ConfigError, NotApplicableError
 from saliencylab.explain.adapters import (
     SALT_KERNEL_SHAP,
     SALT_LIME,
-    Context,
-    _perturbation_baseline,
+    _mix,
+    _resolve_perturbation,
     feature_mask_param,
-    perturbations_per_eval,
+    perturbation_baseline,
     row_generators,
+    seeded_global_rng,
 )
+from saliencylab.explain.method import Context, Method
 
 __all__ = [
     "IMPLEMENTATIONS",
+    "SURROGATE_METHODS",
     "draw_masks",
     "interpretable_groups",
     "kernel_shap_masks",
@@ -340,7 +343,7 @@ def rows_per_forward(ctx: Context, x: Tensor) -> int:
     """Rows of one forward pass: ``perturbations_per_eval`` perturbations of every sample of the
     chunk (Captum's definition), but at most ``MAX_ROWS`` (CUDA: ``MAX_ROWS_CUDA``) rows and
     ``MAX_ELEMENTS`` input elements, unless ``perturbations_per_eval`` alone asks for more."""
-    ppe = perturbations_per_eval(ctx)
+    ppe = ctx.params["perturbations_per_eval"]
     rows = MAX_ROWS_CUDA if x.device.type == "cuda" else MAX_ROWS
     cap = max(1, min(rows, MAX_ELEMENTS // max(1, x[0].numel())))
     return max(1, min(x.shape[0] * ppe, max(ppe, cap)))
@@ -368,7 +371,7 @@ def _evaluate(
             orig = flat_x[s]
             pert = torch.where(on, orig, flat_base[s])
             out = ctx.forward(pert.view(-1, *sample), *(e[s] for e in extra))
-            outputs[start:start + len(idx)] = out.gather(1, target[s][:, None]).squeeze(1).float()
+            outputs[start:start + len(idx)] = out[:, 0].float()  # the explained scalar
             if sims is not None:
                 mode, width = similarity
                 a, v = orig.float(), pert.float()
@@ -387,12 +390,12 @@ def _fit_device(t: Tensor) -> torch.device:
 
 def run_surrogate(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor,
                   method: str) -> Tensor:
-    """Adapter: ``method`` ("lime" or "kernel_shap") for one chunk, Captum's algorithm batched
-    (see the module doc). The parameters were checked once per call by :func:`validate_params`."""
+    """``method`` ("lime" or "kernel_shap") for one chunk, Captum's algorithm batched (see the
+    module doc). The parameters were checked once per call by :func:`validate_params`."""
     p = ctx.params
     mask = feature_mask_param(ctx, x, p["n_segments"])
     group, n_interp = interpretable_groups(mask, tuple(x.shape[1:]))
-    base = _perturbation_baseline(ctx, x, rows)
+    base = perturbation_baseline(ctx, x, rows)
     masks = draw_masks(method, ctx.seed, rows, n_interp, int(p["n_samples"]))
     similarity = (p["distance_mode"], float(p["kernel_width"])) if method == "lime" else None
     outputs, sims = _evaluate(ctx, x, target, extra, base, group, masks, similarity)
@@ -408,3 +411,91 @@ def run_surrogate(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: T
         coef, _ = weighted_lstsq(z, y, w)
     coef = coef.to(x.device, x.dtype)
     return coef[:, group.to(x.device)].view_as(x)
+
+
+# ------------------------------------------------------------------------------------------------
+# implementation="captum": Captum's Lime / KernelShap themselves, one sample at a time
+
+
+def run_captum(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor,
+               method: str) -> Tensor:
+    """Captum's ``Lime`` (``method="lime"``) or ``KernelShap`` for one chunk, sample by sample
+    (Captum fits one surrogate per example anyway; looping lets each row have its own seed, so
+    the result does not depend on ``batch_size``)."""
+    import captum.attr as ca
+
+    p = ctx.params
+    try:
+        import sklearn  # noqa: F401  (Captum's default interpretable models are scikit-learn's)
+    except ImportError as exc:
+        raise NotApplicableError(
+            f"{method} with implementation='captum' needs scikit-learn for its interpretable "
+            "model; install scikit-learn or use implementation='batched'"
+        ) from exc
+    if method == "lime":
+        explainer = ca.Lime(
+            ctx.forward,
+            similarity_func=ca._core.lime.get_exp_kernel_similarity_function(
+                p["distance_mode"], kernel_width=float(p["kernel_width"])
+            ),
+        )
+        salt = SALT_LIME
+    else:
+        explainer = ca.KernelShap(ctx.forward)
+        salt = SALT_KERNEL_SHAP
+    mask = feature_mask_param(ctx, x, p["n_segments"])
+    base = perturbation_baseline(ctx, x, rows)
+    out = []
+    for i, r in enumerate(rows.tolist()):
+        with seeded_global_rng(_mix(ctx.seed, r, salt), x.device), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            out.append(explainer.attribute(
+                x[i:i + 1], baselines=base[i:i + 1], target=0,
+                additional_forward_args=tuple(e[i:i + 1] for e in extra),
+                feature_mask=mask, n_samples=int(p["n_samples"]),
+                perturbations_per_eval=p["perturbations_per_eval"],
+            ))
+    return torch.cat(out)
+
+
+def _surrogate(method: str) -> tuple:
+    def resolve(ctx: Context, x: Tensor) -> dict[str, Any]:
+        validate_params(ctx.params, method)
+        return _resolve_perturbation(ctx, x)
+
+    def run(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor) -> Tensor:
+        if ctx.params["implementation"] == "captum":
+            return run_captum(ctx, x, target, extra, rows, method)
+        return run_surrogate(ctx, x, target, extra, rows, method)
+
+    return resolve, run
+
+
+_LIME_RESOLVE, _LIME_RUN = _surrogate("lime")
+_KERNEL_SHAP_RESOLVE, _KERNEL_SHAP_RUN = _surrogate("kernel_shap")
+
+SURROGATE_METHODS: tuple[Method, ...] = (
+    Method(
+        "lime", "perturbation",
+        "LIME (Ribeiro et al., KDD 2016): Captum Lime's algorithm batched over samples and "
+        "perturbations (implementation='captum': Captum itself); exponential cosine kernel "
+        "width 5, Lasso alpha 0.01, 1000 samples, 50 time segments [OBJ] Appendix B.2",
+        needs=("feature_groups",),
+        defaults={"n_samples": 1000, "kernel_width": 5.0, "distance_mode": "cosine",
+                  "n_segments": 50, "baseline": "zero", "perturbations_per_eval": 50,
+                  "implementation": "batched"},
+        options=("feature_mask",), sampling=True, references=("OBJ",),
+        run=_LIME_RUN, resolve=_LIME_RESOLVE,
+    ),
+    Method(
+        "kernel_shap", "perturbation",
+        "KernelSHAP (Lundberg & Lee, NeurIPS 2017): Captum KernelShap's algorithm batched over "
+        "samples and perturbations (implementation='captum': Captum itself); 1000 samples, 50 "
+        "time segments [OBJ] Appendix B.2",
+        needs=("feature_groups",),
+        defaults={"n_samples": 1000, "n_segments": 50, "baseline": "zero",
+                  "perturbations_per_eval": 50, "implementation": "batched"},
+        options=("feature_mask",), sampling=True, references=("OBJ",),
+        run=_KERNEL_SHAP_RUN, resolve=_KERNEL_SHAP_RESOLVE,
+    ),
+)

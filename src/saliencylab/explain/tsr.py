@@ -3,8 +3,8 @@
 [TSB] Ismail, Gunady, Corrada Bravo, Feizi, "Benchmarking Deep Learning Interpretability in Time
 Series Predictions", NeurIPS 2020. TSR decouples a (time, feature) saliency map into a time
 relevance score and a feature relevance score, both measured by how much the attribution map
-changes when parts of the input are masked (SPEC.md section 4). For one sample X (T x F) and an
-attribution method R:
+changes when parts of the input are masked ([TSB] §7, Algorithm 1). For one sample X (T x F) and
+an attribution method R:
 
 1. for each time step t, X_t = X with every feature at t masked; Delta_t = sum |R(X) - R(X_t)|;
 2. for each t with Delta_t > alpha and each feature i, X_ti = X with only x_{i,t} masked;
@@ -16,6 +16,10 @@ That is T + (#relevant t) * F attribution calls per sample when done one masked 
 built on the fly as rows of one big batch (rows of ``batch_size``), so the whole procedure costs
 ``ceil(B / bs) + ceil(B * T / bs) + ceil(K * F / bs)`` calls of ``attribute`` for B samples with K
 relevant (sample, time) pairs; the masked copies are never all materialised at once.
+
+Ragged series (``valid=``, a ``(B, T)`` mask of valid steps): a padded step is never masked
+(no masked copy is made for it, and masking a window or a feature leaves its padded steps as they
+are), takes no part in the threshold or the normalisations, and gets 0.
 
 Batching removes the per-call cost (Python, Captum, many small kernels), not the arithmetic, so
 the gain over the loop is about (cost of one single-input call) / (cost of one row in a big
@@ -33,7 +37,7 @@ from typing import Any, Literal
 import torch
 
 from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.utils import check_finite, check_rank, chunks
+from saliencylab.utils import check_finite, check_rank, chunks, model_device
 
 __all__ = [
     "CHUNK_ELEMENTS",
@@ -151,9 +155,10 @@ def _validate(
             raise ConfigError(f"target must hold integer class indices, got dtype {target.dtype}")
         if target.dim() == 0:
             target = target.expand(n)
-        if target.shape != (n,):
+        if target.dim() < 1 or target.shape[0] != n:  # (n,) or per sample, e.g. (n, T)
             raise ShapeError(
-                f"target must have shape ({n},) to match inputs, got {tuple(target.shape)}"
+                f"target must have shape ({n},) (or ({n}, ...) of targets per sample) to match "
+                f"inputs, got {tuple(target.shape)}"
             )
         target = target.to(device=inputs.device, dtype=torch.long)
 
@@ -188,7 +193,10 @@ def _validate(
     return target
 
 
-def _fill_values(x: torch.Tensor, groups: torch.Tensor, mask_value: MaskValue) -> torch.Tensor:
+def _fill_values(
+    x: torch.Tensor, groups: torch.Tensor, mask_value: MaskValue,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Value written into a masked cell, per (sample, group, feature): shape (B, G, F)."""
     b, _, f = x.shape
     g = groups.shape[0]
@@ -196,17 +204,44 @@ def _fill_values(x: torch.Tensor, groups: torch.Tensor, mask_value: MaskValue) -
         return x[:, 0, 0].reshape(b, 1, 1).expand(b, g, f)
     if mask_value == "zero":
         return x.new_zeros(()).expand(b, g, f)
-    if mask_value == "mean":  # per-feature mean over the group's time steps
-        weights = groups.to(x.dtype) / groups.sum(1, keepdim=True).to(x.dtype)
-        return torch.einsum("gt,btf->bgf", weights, x)
+    if mask_value == "mean":  # per-feature mean over the group's (valid) time steps
+        if valid is None:
+            weights = groups.to(x.dtype) / groups.sum(1, keepdim=True).to(x.dtype)
+            return torch.einsum("gt,btf->bgf", weights, x)
+        member = (groups[None] & valid[:, None, :]).to(x.dtype)  # (B, G, T)
+        weights = member / member.sum(2, keepdim=True).clamp_min(1)
+        return torch.einsum("bgt,btf->bgf", weights, x)
     return x.new_full((), float(mask_value)).expand(b, g, f)
 
 
-def _minmax(values: torch.Tensor, dim: int | tuple[int, ...]) -> torch.Tensor:
-    """Min-max scale along ``dim``; a constant slice maps to 0 (as sklearn's minmax_scale)."""
-    lo = values.amin(dim=dim, keepdim=True)
-    span = values.amax(dim=dim, keepdim=True) - lo
-    return (values - lo) / torch.where(span > 0, span, torch.ones_like(span))
+def _minmax(
+    values: torch.Tensor, dim: int | tuple[int, ...], keep: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Min-max scale along ``dim``; a constant slice maps to 0 (as sklearn's minmax_scale).
+    With ``keep`` (bool, broadcastable), over the kept cells only; the others become 0."""
+    if keep is None:
+        lo = values.amin(dim=dim, keepdim=True)
+        span = values.amax(dim=dim, keepdim=True) - lo
+        return (values - lo) / torch.where(span > 0, span, torch.ones_like(span))
+    keep = keep.expand(values.shape)
+    lo = values.masked_fill(~keep, float("inf")).amin(dim=dim, keepdim=True)
+    hi = values.masked_fill(~keep, float("-inf")).amax(dim=dim, keepdim=True)
+    span = hi - lo
+    out = (values - lo) / torch.where(span > 0, span, torch.ones_like(span))
+    return torch.where(keep, out, torch.zeros_like(out))
+
+
+def _check_valid(valid: object, x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or tuple(
+        valid.shape
+    ) != tuple(x.shape[:2]):
+        got = (f"{tuple(valid.shape)} {valid.dtype}" if isinstance(valid, torch.Tensor)
+               else type(valid).__name__)
+        raise ShapeError(f"valid must be a bool tensor of shape (batch, time) = "
+                         f"{tuple(x.shape[:2])}, got {got}")
+    if x.shape[0] and not bool(valid.any(1).all()):
+        raise ConfigError("valid must mark at least one time step of every sample")
+    return valid.to(x.device)
 
 
 class _Caller:
@@ -249,17 +284,25 @@ def _mask_rows(
     values: torch.Tensor,
     window: int,
     feature: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Copies of samples ``x[b]`` with group ``g`` masked: all features (``values`` (n, F)) or,
-    with ``feature``, only that feature (``values`` (n,)). Writes in place into the fresh copy
-    instead of a full-size where(), which matters when the model is cheap."""
+    with ``feature``, only that feature (``values`` (n,)); with ``valid`` (B, T), only the
+    group's valid steps. Writes in place into the fresh copy instead of a full-size where(),
+    which matters when the model is cheap."""
     rows = x[b]
     n_time = x.shape[1]
     idx = torch.arange(rows.shape[0], device=x.device)
     for offset in range(window):
         t = g * window + offset
         # rows whose group has this offset (the last group may be shorter)
-        sel = idx if window == 1 else (t < n_time).nonzero(as_tuple=True)[0]
+        if valid is None:
+            sel = idx if window == 1 else (t < n_time).nonzero(as_tuple=True)[0]
+        else:
+            inside = t < n_time
+            ok = inside.clone()
+            ok[inside] = valid[b[inside], t[inside]]
+            sel = ok.nonzero(as_tuple=True)[0]
         if feature is None:
             rows[sel, t[sel]] = values[sel]
         else:
@@ -286,9 +329,10 @@ def temporal_saliency_rescaling(
     batch_size: int | None = None,
     pass_sample_index: bool = False,
     return_details: bool = False,
+    valid: torch.Tensor | None = None,
 ) -> torch.Tensor | TSRResult:
     """Temporal Saliency Rescaling of any attribution method, batched ([TSB] Ismail et al.,
-    NeurIPS 2020; SPEC.md section 4).
+    NeurIPS 2020, §7 and Algorithm 1).
 
     Args:
         attribute: ``attribute(inputs, target) -> attributions`` for a batch ``inputs`` (n, T, F)
@@ -296,7 +340,9 @@ def temporal_saliency_rescaling(
             model in eval mode; a fixed baseline). With ``pass_sample_index=True`` it is called
             as ``attribute(inputs, target, index)`` where ``index`` (n,) gives the sample each row
             was made from (to pick per-sample baselines, say).
-        inputs: (B, T, F) float tensor. target: an int or a (B,) tensor of class indices.
+        inputs: (B, T, F) float tensor. target: an int or a (B,) tensor of class indices (or any
+            integer tensor with one row per sample, e.g. (B, T) classes per step; each masked
+            copy gets its sample's row).
         mask_value: what a masked cell becomes: ``"first"`` (the sample's first element x[0, 0],
             as in the reference code; the default), ``"zero"``, ``"mean"`` (the feature's mean
             over the masked time steps, the default of the windowed variant) or a number.
@@ -327,6 +373,8 @@ def temporal_saliency_rescaling(
             Divide it by the method's internal expansion (IG's n_steps) to bound memory and
             stay in cache.
         return_details: return a :class:`TSRResult` instead of the map alone.
+        valid: (B, T) bool, the valid steps of ragged series: padded steps are never masked,
+            are left out of the thresholds and normalisations, and get 0.
 
     Returns:
         (B, T, F) tensor of TSR scores (or a :class:`TSRResult`).
@@ -366,7 +414,10 @@ def temporal_saliency_rescaling(
     n_groups = -(-n_time // w)
     group_of_t = torch.arange(n_time, device=dev) // w
     groups = group_of_t[None, :] == torch.arange(n_groups, device=dev)[:, None]
-    fills = _fill_values(x, groups, opts["mask_value"])
+    vmask = None if valid is None else _check_valid(valid, x)  # (B, T)
+    # group_ok[b, g]: the group holds a valid step of sample b (None: every group does)
+    group_ok = None if vmask is None else (vmask.to(x.dtype) @ groups.T.to(x.dtype)) > 0
+    fills = _fill_values(x, groups, opts["mask_value"], vmask)
 
     # R(X), once.
     sample_ids = torch.arange(n, device=dev)
@@ -381,33 +432,47 @@ def temporal_saliency_rescaling(
     # Phase 1: Delta per (sample, group). Row r of the virtual (B * G) batch is sample r // G
     # with group r % G masked.
     if time_relevance == "attribution":
-        # mean |R(X)| over the cells of each group
+        # mean |R(X)| over the (valid) cells of each group
         cell = base.abs().mean(2)  # (B, T)
-        delta_time = cell @ groups.T.to(cell.dtype) / groups.sum(1).to(cell.dtype)
+        if vmask is None:
+            delta_time = cell @ groups.T.to(cell.dtype) / groups.sum(1).to(cell.dtype)
+        else:
+            member = vmask.to(cell.dtype)
+            delta_time = ((cell * member) @ groups.T.to(cell.dtype)
+                          / (member @ groups.T.to(cell.dtype)).clamp_min(1))
     else:
-        delta_time = base.new_zeros(n * n_groups)
-        for s in chunks(n * n_groups, bs):
-            r = torch.arange(s.start, s.stop, device=dev)
-            b, g = r // n_groups, r % n_groups
-            rows = _mask_rows(x, b, g, fills[b, g], w)
-            delta_time[s] = caller.change(rows, target[b], b, base[b])
-        delta_time = delta_time.reshape(n, n_groups)
+        if group_ok is None:  # row r of the virtual batch: sample r // G, group r % G
+            pair_s = torch.arange(n, device=dev).repeat_interleave(n_groups)
+            pair_t = torch.arange(n_groups, device=dev).repeat(n)
+        else:  # only groups with a valid step
+            pair_s, pair_t = group_ok.nonzero(as_tuple=True)
+        delta_time = base.new_zeros(n, n_groups)
+        for s in chunks(pair_s.numel(), bs):
+            b, g = pair_s[s], pair_t[s]
+            rows = _mask_rows(x, b, g, fills[b, g], w, valid=vmask)
+            delta_time[b, g] = caller.change(rows, target[b], b, base[b])
     calls["time"] = caller.calls - calls["original"]
 
-    # Threshold per sample.
+    # Threshold per sample (over the groups with a valid step).
     if opts["normalize_time"]:
-        delta_time = _minmax(delta_time, 1)
+        delta_time = _minmax(delta_time, 1, group_ok)
     if alpha is not None:
         alpha_t = delta_time.new_full((n,), float(alpha))
     elif opts["threshold"] == "quantile":
-        alpha_t = (
-            torch.quantile(delta_time, float(opts["quantile"]), dim=1)
-            if n
-            else delta_time.new_zeros(0)
-        )
-    else:
+        if not n:
+            alpha_t = delta_time.new_zeros(0)
+        elif group_ok is None:
+            alpha_t = torch.quantile(delta_time, float(opts["quantile"]), dim=1)
+        else:
+            masked = delta_time.masked_fill(~group_ok, float("nan"))
+            alpha_t = torch.nanquantile(masked, float(opts["quantile"]), dim=1)
+    elif group_ok is None:
         alpha_t = delta_time.mean(1)
+    else:
+        alpha_t = (delta_time * group_ok).sum(1) / group_ok.sum(1).clamp_min(1)
     relevant = delta_time > alpha_t[:, None]  # (B, G)
+    if group_ok is not None:
+        relevant &= group_ok
 
     # Phase 2: delta per (relevant sample-group pair, feature). Row r is pair r // F with
     # feature r % F masked over the pair's group.
@@ -418,7 +483,7 @@ def temporal_saliency_rescaling(
         r = torch.arange(s.start, s.stop, device=dev)
         k, i = r // n_feat, r % n_feat
         b, g = pair_b[k], pair_g[k]
-        rows = _mask_rows(x, b, g, fills[b, g, i], w, feature=i)
+        rows = _mask_rows(x, b, g, fills[b, g, i], w, feature=i, valid=vmask)
         delta_feat[s] = caller.change(rows, target[b], b, base[b])
     delta_feat = delta_feat.reshape(n_pairs, n_feat)
     calls["feature"] = caller.calls - calls["original"] - calls["time"]
@@ -430,8 +495,10 @@ def temporal_saliency_rescaling(
 
     # R^TSR_{i,t} = delta_{i,t} * Delta_t, each step taking its group's scores.
     tsr_map = feature_rel[:, group_of_t] * delta_time[:, group_of_t, None]
+    if vmask is not None:
+        tsr_map = torch.where(vmask[..., None], tsr_map, torch.zeros_like(tsr_map))
     if opts["final_scale"] and n:
-        tsr_map = _minmax(tsr_map.abs(), (1, 2))
+        tsr_map = _minmax(tsr_map.abs(), (1, 2), None if vmask is None else vmask[..., None])
 
     if not return_details:
         return tsr_map
@@ -442,6 +509,7 @@ def temporal_saliency_rescaling(
         time_relevance=time_relevance,
         batch_size=bs,
         reference_quirks=reference_quirks,
+        valid=vmask is not None,
     )
     return TSRResult(
         attributions=tsr_map,
@@ -472,8 +540,9 @@ def tsr(
     attribution ([TSB] Ismail et al., NeurIPS 2020).
 
     ``options`` that :func:`temporal_saliency_rescaling` knows (``mask_value``, ``threshold``,
-    ``alpha``, ``window``, ``reference_quirks``, ``batch_size``, ...) go to it; the rest
-    (``baselines``, ``n_steps``, ``seed``, ...) go to the method. ``batch_size`` is passed to both.
+    ``alpha``, ``window``, ``reference_quirks``, ``batch_size``, ``valid``, ...) go to it; the
+    rest (``baselines``, ``n_steps``, ``seed``, ...) go to the method. ``batch_size`` is passed
+    to both, and ``valid`` (ragged series) too: each masked copy gets its sample's valid steps.
 
     Example::
 
@@ -489,11 +558,24 @@ def tsr(
         )
     if "batch_size" in tsr_opts:
         method_params["batch_size"] = tsr_opts["batch_size"]
-    param = next(model.parameters(), None)
-    if param is not None and isinstance(inputs, torch.Tensor):
-        inputs = inputs.to(param.device)
+    if isinstance(inputs, torch.Tensor) and (
+        next(model.parameters(), None) is not None or next(model.buffers(), None) is not None
+    ):
+        inputs = inputs.to(model_device(model))
 
-    def attribute(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return explain(model, x, t, method=method, **method_params).attributions
+    valid = tsr_opts.get("valid")
+    if valid is None:
 
-    return temporal_saliency_rescaling(attribute, inputs, target, **tsr_opts)
+        def attribute(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return explain(model, x, t, method=method, **method_params).attributions
+
+        return temporal_saliency_rescaling(attribute, inputs, target, **tsr_opts)
+
+    valid = _check_valid(valid, inputs)
+
+    def attribute_valid(x: torch.Tensor, t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return explain(model, x, t, method=method, valid=valid[index],
+                       **method_params).attributions
+
+    return temporal_saliency_rescaling(attribute_valid, inputs, target, pass_sample_index=True,
+                                       **tsr_opts)

@@ -1,15 +1,36 @@
 """saliencylab.metrics: scores of saliency maps, per sample, with aggregation kept separate.
 
-Ground-truth evaluation of [TSB] Ismail et al., NeurIPS 2020 lives in
-:mod:`saliencylab.metrics.groundtruth`; means, standard errors and seed combination in
-:mod:`saliencylab.metrics.aggregate`. The objective quality metrics of [OBJ] Löffler et al.
-(sanity, faithfulness, inter-class sensitivity, robustness, stability) are in
-:mod:`saliencylab.metrics.quality`, normalisation and metric correlations in
-:mod:`saliencylab.metrics.normalize`, names and orientation in :mod:`saliencylab.metrics.registry`.
-Completeness, soundness, the deletion / insertion games and the Saliency Metric of [CS] Gupta et
-al., NeurIPS 2022 are in :mod:`saliencylab.metrics.certification`.
+One protocol for every family (:mod:`saliencylab.metrics.protocol`): each metric is
+``fn(model, x, y, attributions, *, context: MetricContext, **options)`` and returns ``(N,)``
+scores or a :class:`MetricOutput`; one registry (:mod:`saliencylab.metrics.registry`) holds each
+metric's metadata next to its function; :func:`score` computes a list of them, each family once.
+
+- [TSB] Ismail et al., NeurIPS 2020, §4.2-4.3: ground-truth evaluation
+  (:mod:`saliencylab.metrics.groundtruth`);
+- [OBJ] Löffler et al. (ICLR 2022 submission), §3.1-3.6: sanity, faithfulness, inter-class
+  sensitivity, robustness, stability (:mod:`saliencylab.metrics.quality`) and localization
+  (:mod:`saliencylab.metrics.localization`);
+- [CS] Gupta et al., NeurIPS 2022, §3 and App. D: completeness and soundness
+  (:mod:`saliencylab.metrics.certification`), the deletion / insertion games and the Saliency
+  Metric (:mod:`saliencylab.metrics.games`).
+
+Means, standard errors and seed combination are in :mod:`saliencylab.metrics.aggregate`,
+normalisation and metric correlations in :mod:`saliencylab.metrics.normalize`.
 """
 
+# The registry first: it imports the metric modules, which register themselves, in a fixed order.
+from saliencylab.metrics.registry import (
+    METRIC_GROUPS,
+    METRICS,
+    Metric,
+    check_metric_options,
+    get_metric,
+    higher_is_better,
+    register_metric,
+    resolve_metrics,
+)
+
+# isort: split
 from saliencylab.metrics.aggregate import (
     combine_seeds,
     combine_summaries,
@@ -19,16 +40,22 @@ from saliencylab.metrics.aggregate import (
 )
 from saliencylab.metrics.certification import (
     CertificationResult,
-    GameResult,
+    certification_scores,
     certify,
     certify_masks,
     completeness,
+    soundness,
+)
+from saliencylab.metrics.games import (
+    GameResult,
+    deletion,
     deletion_curve,
     deletion_game,
+    insertion,
     insertion_curve,
     insertion_game,
     saliency_metric,
-    soundness,
+    saliency_metric_score,
     tune_saliency_threshold,
 )
 from saliencylab.metrics.groundtruth import (
@@ -37,17 +64,20 @@ from saliencylab.metrics.groundtruth import (
     PrecisionRecall,
     diff_vs_random,
     evaluate_groundtruth,
+    groundtruth_scores,
     level_precision_recall,
     masked_accuracy,
     mass_top_mask,
     precision_recall,
 )
+from saliencylab.metrics.localization import localization_score
 from saliencylab.metrics.normalize import (
     metric_correlation,
     metric_correlations,
     normalize_scores,
     zscore,
 )
+from saliencylab.metrics.protocol import MetricContext, MetricOutput
 from saliencylab.metrics.quality import (
     ExplainFn,
     SanityResult,
@@ -60,9 +90,23 @@ from saliencylab.metrics.quality import (
     ssim,
     stability,
 )
-from saliencylab.metrics.registry import METRICS, MetricInfo, get_metric, register_metric
+from saliencylab.metrics.scoring import Scores, score
 
 __all__ = [
+    "METRICS",
+    "METRIC_GROUPS",
+    "Metric",
+    "MetricContext",
+    "MetricOutput",
+    "Scores",
+    "check_metric_options",
+    "get_metric",
+    "higher_is_better",
+    "register_metric",
+    "resolve_metrics",
+    "score",
+]
+__all__ += [
     "DEFAULT_FRACTIONS",
     "GroundTruthResult",
     "PrecisionRecall",
@@ -70,6 +114,7 @@ __all__ = [
     "combine_summaries",
     "diff_vs_random",
     "evaluate_groundtruth",
+    "groundtruth_scores",
     "level_precision_recall",
     "mass_top_mask",
     "masked_accuracy",
@@ -79,18 +124,15 @@ __all__ = [
     "trapezoid",
 ]
 __all__ += [
-    "METRICS",
     "ExplainFn",
-    "MetricInfo",
     "SanityResult",
     "faithfulness",
-    "get_metric",
     "inter_class_sensitivity",
+    "localization_score",
     "make_explain_fn",
     "metric_correlation",
     "metric_correlations",
     "normalize_scores",
-    "register_metric",
     "robustness",
     "sanity",
     "sanity_curve",
@@ -101,14 +143,18 @@ __all__ += [
 __all__ += [
     "CertificationResult",
     "GameResult",
+    "certification_scores",
     "certify",
     "certify_masks",
     "completeness",
+    "deletion",
     "deletion_curve",
     "deletion_game",
+    "insertion",
     "insertion_curve",
     "insertion_game",
     "saliency_metric",
+    "saliency_metric_score",
     "soundness",
     "tune_saliency_threshold",
 ]

@@ -1,30 +1,24 @@
-"""Shared plumbing of the [OBJ] quality metrics: input checks, explain callables, predictions.
+"""Shared plumbing of the metrics: input checks, explain callables, predictions.
 
-Every quality metric has the signature ``fn(model, x, y, attributions, *, explain_fn=...,
-batch_size=..., generator=..., **options) -> Tensor (N,)`` with higher = better. Metrics that
-need fresh maps (of a randomised model, another class, a perturbed input) get them from
-``explain_fn(model, inputs, target) -> attributions``; :func:`make_explain_fn` builds one from
-:func:`saliencylab.explain.explain`.
+Every metric has the call shape ``fn(model, x, y, attributions, *, context, **options)`` (see
+:mod:`saliencylab.metrics.protocol`). Metrics that need fresh maps (of a randomised model,
+another class, a perturbed input) get them from ``context.explain_fn(model, inputs, target)``;
+:func:`make_explain_fn` builds one from :func:`saliencylab.explain.explain`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.explain.api import eval_mode, explain
-from saliencylab.utils import check_finite, check_rank, chunks, make_generator
+from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
+from saliencylab.explain.api import explain
+from saliencylab.metrics.protocol import ExplainFn
+from saliencylab.utils import check_finite, chunks, eval_mode, model_device
 
-#: ``explain_fn(model, inputs, target) -> attributions`` with ``target`` an int or a
-#: ``(batch,)`` tensor; attributions have the inputs' shape.
-ExplainFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
-
-GeneratorLike = torch.Generator | int | None
+__all__ = ["ExplainFn", "make_explain_fn"]
 
 
 def make_explain_fn(
@@ -51,25 +45,6 @@ def make_explain_fn(
     return explain_fn
 
 
-def model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    for b in model.buffers():
-        return b.device
-    return torch.device("cpu")
-
-
-def resolve_generator(generator: GeneratorLike) -> torch.Generator:
-    """A CPU ``torch.Generator``: given, seeded from an int, or seeded with 0 for None."""
-    if isinstance(generator, torch.Generator):
-        return generator
-    if generator is None or (isinstance(generator, int | np.integer)
-                             and not isinstance(generator, bool)):
-        return make_generator(0 if generator is None else int(generator))
-    raise ConfigError(f"generator must be a torch.Generator, an int seed or None, "
-                      f"got {type(generator).__name__}")
-
-
 def check_batch_size(batch_size: int | None) -> None:
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
@@ -88,12 +63,25 @@ def check_explain_fn(explain_fn: Any, metric: str) -> ExplainFn:
 
 
 def check_inputs(
-    x: Tensor, y: Tensor | None, attributions: Tensor | None, *, need_attributions: bool = True
+    x: Tensor, y: Tensor | None, attributions: Tensor | None, *, need_attributions: bool = True,
+    series_only: str | None = None,
 ) -> None:
-    """Validate ``x (N, T, F)`` float, ``y (N,)`` integer labels and same-shape attributions."""
+    """Validate ``x`` (time series ``(N, T, F)`` or images ``(N, C, H, W)``) float, ``y (N,)``
+    integer labels and same-shape attributions.
+
+    ``series_only``: the metric's name and why it needs a time axis, e.g. ``"faithfulness
+    reverses a sub-sequence along time"``; images then raise :class:`NotApplicableError`.
+    """
     if not isinstance(x, Tensor):
         raise ShapeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    check_rank(x, 3, "x", "(batch, time, features)")
+    if x.dim() == 4 and series_only is not None:
+        raise NotApplicableError(f"{series_only}, so it is defined for time series (N, T, F) "
+                                 f"only; got images of shape {tuple(x.shape)}")
+    if x.dim() not in (3, 4):
+        expected = ("time series (batch, time, features)" if series_only is not None else
+                    "time series (batch, time, features) or images (batch, channels, height, "
+                    "width)")
+        raise ShapeError(f"x must have shape {expected}, got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ShapeError(f"x must be a float tensor, got dtype {x.dtype}")
     if x.shape[0] < 1:
@@ -116,6 +104,16 @@ def check_inputs(
         raise ShapeError(f"attributions must have x's shape {tuple(x.shape)}, got "
                          f"{tuple(attributions.shape)}")
     check_finite(attributions, "attributions")
+
+
+def batch_size_of(context: Any, default: int | None) -> int | None:
+    """``context.batch_size``, or the metric's own ``default`` when the context leaves it open."""
+    return default if context.batch_size is None else context.batch_size
+
+
+def cell_mask(valid: Tensor | None, like: Tensor) -> Tensor | None:
+    """``(N, T)`` valid steps as a ``(N, T, 1)`` mask that broadcasts over ``like``'s features."""
+    return None if valid is None else valid.to(like.device).unsqueeze(-1)
 
 
 def check_map(m: Any, shape: tuple[int, ...], where: str) -> Tensor:
@@ -183,3 +181,25 @@ def explain_chunked(
     for sl in chunks(x.shape[0], batch_size):
         out.append(check_map(explain_fn(model, x[sl], target[sl]), tuple(x[sl].shape), where))
     return torch.cat(out)
+
+
+def maps_for_targets(
+    explain_fn: ExplainFn | None, model: nn.Module, x: Tensor, target: Tensor,
+    y: Tensor | None, attributions: Tensor | None, batch_size: int | None, where: str,
+    metric: str,
+) -> Tensor:
+    """Maps of ``x`` for ``target`` ``(N,)``: the given ``attributions`` (made by ``explain_fn``
+    for ``y``) where ``target == y``, ``explain_fn``'s maps elsewhere (only those rows are
+    explained)."""
+    if attributions is not None and y is not None and tuple(attributions.shape) == tuple(x.shape):
+        maps = attributions.detach().to(x.device).clone()
+        need = y.to(x.device).long() != target
+    else:
+        maps, need = None, torch.ones_like(target, dtype=torch.bool)
+    if bool(need.any()):
+        explain_fn = check_explain_fn(explain_fn, metric)
+        fresh = explain_chunked(explain_fn, model, x[need], target[need], batch_size, where)
+        if maps is None:
+            return fresh
+        maps[need] = fresh.to(maps.dtype)
+    return maps

@@ -1,4 +1,4 @@
-"""Faithfulness metric of [OBJ] (temporal sequence evaluation), SPEC.md section 7.
+"""Faithfulness metric of [OBJ] §3.2 (temporal sequence evaluation).
 
 Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series":
 if a map is faithful, destroying the sub-sequence it marks as most relevant should hurt the
@@ -13,7 +13,12 @@ prediction. Per sample:
    reference code does).
 
 Higher is better; a map pointing at a region the model ignores scores 0. One batched forward
-pass over the perturbed inputs; no per-sample loop.
+pass over the perturbed inputs; no per-sample loop. Defined for time series only (the
+perturbation runs along time).
+
+Ragged series (``context.valid``): ``(t*, c*)`` is the argmax over the valid steps, the window
+has ``ceil(fraction·L)`` steps with ``L`` the series' valid length, and it is cut at the ends of
+the valid steps, so padding is never read nor moved.
 
 Reference-code quirk (``reference_quirks=True``): the window is ``t* ± floor((L - 1) / 2)``,
 one step shorter than ``L`` when ``L`` is even; by default the window has exactly ``L`` steps
@@ -44,27 +49,31 @@ from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError
 from saliencylab.metrics._common import (
-    GeneratorLike,
+    batch_size_of,
     check_batch_size,
     check_inputs,
     check_labels,
-    model_device,
     probabilities,
 )
+from saliencylab.metrics.protocol import MetricContext, as_context, step_bounds, valid_steps
+from saliencylab.metrics.registry import Metric, register_metric
+from saliencylab.utils import model_device
 
 __all__ = ["FAITHFULNESS_MODES", "faithfulness", "perturb_subsequence"]
 
 FAITHFULNESS_MODES = ("swap", "mean", "zero")
 TARGETS = ("label", "predicted")
+_SERIES_ONLY = "faithfulness reverses a sub-sequence along time"
 
 
-def _window(t_star: Tensor, n_time: int, length: int, reference_quirks: bool
+def _window(t_star: Tensor, lo: Tensor, hi: Tensor, length: Tensor, reference_quirks: bool
             ) -> tuple[Tensor, Tensor]:
-    """Inclusive ``(start, end)`` per sample of the window of ``length`` centred at ``t_star``."""
+    """Inclusive ``(start, end)`` per sample of the window of ``length`` centred at ``t_star``,
+    cut at ``[lo, hi]``."""
     half = (length - 1) // 2
     start = t_star - half
     end = t_star + half if reference_quirks else start + length - 1
-    return start.clamp_min(0), end.clamp_max(n_time - 1)
+    return torch.maximum(start, lo), torch.minimum(end, hi)
 
 
 def perturb_subsequence(
@@ -74,9 +83,13 @@ def perturb_subsequence(
     fraction: float = 0.15,
     mode: str = "swap",
     reference_quirks: bool = False,
+    valid: Tensor | None = None,
 ) -> Tensor:
     """``X'``: ``x`` with the most relevant sub-sequence of each sample reversed / averaged /
     zeroed on its most relevant channel (steps 1-2 of :func:`faithfulness`), batched.
+
+    ``valid`` ``(N, T)`` bool (ragged series, one run of valid steps each): the argmax, the
+    window's length and its cut use the valid steps only.
 
     Example:
         >>> x = torch.arange(6.0).view(1, 6, 1); a = torch.zeros(1, 6, 1); a[0, 2] = 1
@@ -88,10 +101,22 @@ def perturb_subsequence(
     if not 0 < fraction <= 1:
         raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}")
     n, n_time, n_feat = x.shape
-    length = max(1, math.ceil(fraction * n_time))
-    flat = attributions.reshape(n, -1).argmax(dim=1)
+    if valid is None:
+        length = torch.full((n,), max(1, math.ceil(fraction * n_time)), device=x.device)
+        lo = torch.zeros(n, dtype=torch.long, device=x.device)
+        hi = torch.full((n,), n_time - 1, device=x.device)
+        scored = attributions
+    else:
+        valid = valid.to(x.device)
+        lo, hi = step_bounds(valid)
+        # float64 products round like Python's, so an unpadded series gets math.ceil's length
+        # (on the CPU: MPS has no float64)
+        steps = (hi - lo + 1).to("cpu", torch.float64)
+        length = torch.ceil(steps * fraction).long().clamp_min(1).to(x.device)
+        scored = attributions.masked_fill(~valid.unsqueeze(-1), -torch.inf)
+    flat = scored.reshape(n, -1).argmax(dim=1)
     t_star, c_star = flat // n_feat, flat % n_feat
-    start, end = _window(t_star, n_time, length, reference_quirks)
+    start, end = _window(t_star, lo, hi, length, reference_quirks)
 
     rows = torch.arange(n, device=x.device)
     series = x[rows, :, c_star]  # (n, T) the channel to perturb
@@ -116,41 +141,49 @@ def faithfulness(
     y: Tensor,
     attributions: Tensor,
     *,
+    context: MetricContext | None = None,
     fraction: float = 0.15,
     mode: str = "swap",
     target: str = "label",
     reference_quirks: bool = False,
-    batch_size: int | None = 256,
-    generator: GeneratorLike = None,
-    explain_fn: object = None,
 ) -> Tensor:
-    """Faithfulness per sample ``(N,)``: ``p_c(X) - p_c(X')`` (SPEC.md section 7, [OBJ]).
+    """Faithfulness per sample ``(N,)``: ``p_c(X) - p_c(X')`` ([OBJ] §3.2).
 
     Args:
         model: classifier returning logits; run in eval mode without gradients.
         x: ``(N, T, F)`` inputs; y: ``(N,)`` labels; attributions: maps of ``x``'s shape.
+        context: ``batch_size`` (forward passes in chunks, default 256) and ``valid`` (ragged
+            series); the metric is deterministic and does not re-explain.
         fraction: window length as a fraction of T (0.15; the reference scripts also used 0.2).
         mode: ``"swap"`` (reverse), ``"mean"`` or ``"zero"``.
         target: ``"label"`` (``y``) or ``"predicted"`` (argmax on ``X``, the reference code).
         reference_quirks: the reference code's window length (see the module docstring).
-        batch_size: forward passes in chunks of this many inputs.
-        generator, explain_fn: unused (deterministic, no re-explanation); accepted so every
-            quality metric takes the same keywords.
 
     Returns:
         ``(N,)`` float tensor on the CPU, in [-1, 1]; higher is better.
     """
-    check_inputs(x, y, attributions)
+    context = as_context(context)
+    batch_size = batch_size_of(context, 256)
+    check_inputs(x, y, attributions, series_only=_SERIES_ONLY)
     check_batch_size(batch_size)
     if target not in TARGETS:
         raise ConfigError(f"target must be one of {TARGETS}, got {target!r}")
     device = model_device(model)
     x, y = x.detach().to(device), y.to(device).long()
+    valid = valid_steps(context, x)
     perturbed = perturb_subsequence(x, attributions.detach().to(device), fraction=fraction,
-                                    mode=mode, reference_quirks=reference_quirks)
+                                    mode=mode, reference_quirks=reference_quirks, valid=valid)
     p = probabilities(model, torch.cat([x, perturbed]), batch_size)
     p_x, p_xp = p[: x.shape[0]], p[x.shape[0]:]
     check_labels(y, p.shape[1])
     c = y if target == "label" else p_x.argmax(dim=1)
     rows = torch.arange(x.shape[0], device=p.device)
     return (p_x[rows, c] - p_xp[rows, c]).cpu()
+
+
+register_metric(Metric(
+    "faithfulness", faithfulness, "faithfulness", True,
+    "drop of the target-class softmax when the most relevant sub-sequence (ceil(0.15 T) "
+    "steps) of the most relevant channel is reversed",
+    references=("OBJ §3.2",), modalities=("time_series",),
+))

@@ -1,7 +1,8 @@
 """Ground-truth evaluation of saliency maps on data whose informative cells are known.
 
 Implements the evaluation of [TSB] Ismail, Gunady, Corrada Bravo, Feizi, *Benchmarking Deep
-Learning Interpretability in Time Series Predictions*, NeurIPS 2020 (SPEC.md section 5):
+Learning Interpretability in Time Series Predictions*, NeurIPS 2020, §4.2 (masking the most
+salient features, accuracy drop) and §4.3 (weighted precision and recall, AUP, AUR, AUPR):
 
 1. :func:`mass_top_mask` ranks each map's cells and, for each fraction ``d``, selects the smallest
    top set whose saliency **mass** reaches ``d`` of the map's total.
@@ -12,6 +13,10 @@ Learning Interpretability in Time Series Predictions*, NeurIPS 2020 (SPEC.md sec
 4. :func:`evaluate_groundtruth` runs all of it and returns a :class:`GroundTruthResult` whose
    ``summary()`` holds AUP, AUR, AUPR and the accuracy-drop AUC; :func:`diff_vs_random` gives
    Diff(AUP) / Diff(AUR) against a random-map baseline.
+
+:func:`groundtruth_scores` is the registry's metric function (the ``groundtruth`` family: one
+call yields ``aup``, ``aur``, ``aupr`` and ``accuracy_auc``). Ragged series (``valid``): only
+valid cells are ranked, masked and counted in precision and recall.
 
 Everything is batched: one sort per sample over the flattened cells (a single ``torch.sort``
 for the whole batch), masked inputs of all fractions and samples go through the model in chunks
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,9 +51,17 @@ import torch
 from torch import nn
 
 from saliencylab.errors import ConfigError, InvalidDataError, ShapeError, UnknownNameError
-from saliencylab.metrics._common import model_device
 from saliencylab.metrics.aggregate import mean_se_along, trapezoid
-from saliencylab.utils import check_finite, chunks, make_generator
+from saliencylab.metrics.protocol import (
+    BackgroundFn,
+    MetricContext,
+    MetricOutput,
+    as_context,
+    require,
+    valid_steps,
+)
+from saliencylab.metrics.registry import Metric, register_metric
+from saliencylab.utils import check_finite, chunks, eval_mode, model_device, resolve_generator
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -57,6 +70,7 @@ __all__ = [
     "PrecisionRecall",
     "diff_vs_random",
     "evaluate_groundtruth",
+    "groundtruth_scores",
     "level_precision_recall",
     "mass_top_mask",
     "masked_accuracy",
@@ -65,10 +79,6 @@ __all__ = [
 
 #: d = 0 %, 10 %, ..., 100 % as in [TSB].
 DEFAULT_FRACTIONS: tuple[float, ...] = tuple(i / 10 for i in range(11))
-
-#: ``background(n, generator) -> Tensor (n, *sample_shape)``: fresh uninformative draws of the
-#: data's process with the data's scaling (``TimeSeriesDataset.background`` fits).
-BackgroundFn = Callable[[int, torch.Generator], torch.Tensor]
 
 LEVELS = ("cell", "time", "feature")
 
@@ -136,13 +146,17 @@ def _as_box(box_mask: torch.Tensor, saliency: torch.Tensor) -> torch.Tensor:
     return box_mask.bool()
 
 
-def _resolve_generator(generator: torch.Generator | int | None) -> torch.Generator:
-    if isinstance(generator, torch.Generator):
-        return generator
-    if generator is None or isinstance(generator, int | np.integer):
-        return make_generator(0 if generator is None else int(generator))
-    raise ConfigError(f"generator must be a torch.Generator, an int seed or None, "
-                      f"got {type(generator).__name__}")
+def _without_padding(saliency: torch.Tensor, valid: torch.Tensor | None
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The maps with padded cells zeroed (never selected, no mass) and the ``(N, T, F)`` bool
+    mask of valid cells; ``(saliency, None)`` without ``valid``."""
+    if valid is None or not isinstance(saliency, torch.Tensor):
+        return saliency, None
+    if saliency.dim() != 3:
+        raise ShapeError(f"valid marks the steps of ragged series (N, T, F); got maps of shape "
+                         f"{tuple(saliency.shape)}")
+    cells = valid_steps(MetricContext(valid=valid), saliency).unsqueeze(-1).expand_as(saliency)
+    return saliency.masked_fill(~cells, 0), cells
 
 
 def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -177,7 +191,7 @@ def mass_top_mask(
 ) -> torch.Tensor:
     """Boolean masks ``(n_d, N, *sample_shape)`` of each map's top cells by saliency mass.
 
-    [TSB] Section 5, step 1: for each fraction ``d`` the cells are taken in descending order of
+    [TSB] §4.2: for each fraction ``d`` the cells are taken in descending order of
     saliency until their cumulative sum reaches ``d`` times the map's total, i.e. the smallest
     top set with mass ``>= d * total`` (mass, not count). A relative tolerance ``rtol`` on the
     total absorbs float round-off. ``d = 0`` selects nothing; ``d = 1`` selects exactly the
@@ -284,14 +298,9 @@ def _quirk_flags(reference_quirks: bool, shared_background: bool | None,
 
 @contextlib.contextmanager
 def _eval_without_grad(model: nn.Module) -> Iterator[None]:
-    """Eval mode and no gradients for a block; ``model.train(was_training)`` afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
+    """Eval mode (each submodule's own mode restored afterwards) and no gradients."""
+    with eval_mode(model), torch.no_grad():
+        yield
 
 
 def _masked_correct(
@@ -307,6 +316,7 @@ def _masked_correct(
     shared_background: bool,
     stop_at_zero: bool,
     full_mask_at_one: bool,
+    cells: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Correctness ``(n_d, N)`` after masking, and clean correctness ``(N,)``; all on x's device.
 
@@ -342,7 +352,8 @@ def _masked_correct(
             bg = torch.cat([draws[k][ni[di == k]] for k in range(d_lo, d_hi + 1)])
         mask = ranking.row_masks(di, ni)
         if full_mask_at_one:
-            mask |= full[di].view(-1, *([1] * (x.dim() - 1)))
+            whole = full[di].view(-1, *([1] * (x.dim() - 1)))
+            mask |= whole if cells is None else whole & cells[ni]
         xm = torch.where(mask, bg, x[ni])
         correct[di, ni] = _predict(model, xm) == y[ni]
 
@@ -367,10 +378,11 @@ def masked_accuracy(
     generator: torch.Generator | int | None = None,
     batch_size: int = 256,
     rtol: float = 1e-6,
+    valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-sample correctness ``(n_d, N)`` after replacing each map's top-mass cells by background.
 
-    [TSB] Section 5, step 2: the cells of :func:`mass_top_mask` are replaced with fresh draws of
+    [TSB] §4.2: the cells of :func:`mass_top_mask` are replaced with fresh draws of
     the data's own uninformative process (so inputs stay in distribution) and the model's
     prediction is compared with ``y``. All ``n_d * N`` masked inputs go through the model in
     chunks of ``batch_size`` on the model's device, in eval mode, without gradients (the
@@ -396,6 +408,8 @@ def masked_accuracy(
         generator: ``torch.Generator`` or int seed for the background draws (None: seed 0).
         batch_size: inputs per model call.
         rtol: tolerance of the mass threshold (see :func:`mass_top_mask`).
+        valid: ``(N, T)`` bool valid steps of ragged series ``(N, T, F)`` (None: all valid);
+            padded cells are never selected nor replaced.
 
     Returns:
         Bool tensor ``(n_d, N)`` on ``x``'s device.
@@ -407,16 +421,17 @@ def masked_accuracy(
         >>> masked_accuracy(model, x, y, torch.rand(4, 3, 2), bg).shape
         torch.Size([11, 4])
     """
+    saliency, cells = _without_padding(saliency, valid)
     _check_inputs(x, y, saliency)
     f = _as_fractions(fractions)
     flags = _quirk_flags(reference_quirks, shared_background, stop_at_zero, full_mask_at_one)
     device = model_device(model)
-    gen = _resolve_generator(generator)
+    gen = resolve_generator(generator)
     xd, yd = x.detach().to(device), y.to(device)
     ranking = _MassRanking(saliency.detach().to(device), f, rtol)
     with _eval_without_grad(model):
         correct, _ = _masked_correct(model, xd, yd, ranking, f, background, gen, batch_size,
-                                     **flags)
+                                     **flags, cells=None if cells is None else cells.to(device))
     return correct.to(x.device)
 
 
@@ -446,7 +461,7 @@ class PrecisionRecall:
 def precision_recall(
     saliency: torch.Tensor, box_mask: torch.Tensor, selected: torch.Tensor
 ) -> PrecisionRecall:
-    """Weighted precision and recall of selected sets against the box ([TSB] Section 5, step 3).
+    """Weighted precision and recall of selected sets against the box ([TSB] §4.3).
 
     With S the map, P the selected set and B the box, per sample and fraction:
     ``precision = sum_{P∩B} S / sum_P S`` and ``recall = sum_{P∩B} S / sum_B S``.
@@ -496,7 +511,7 @@ def _pr_from_sums(tp: torch.Tensor, sel_mass: torch.Tensor, box_mass: torch.Tens
 def level_precision_recall(
     saliency: torch.Tensor, box_mask: torch.Tensor, selected: torch.Tensor, level: str = "time"
 ) -> PrecisionRecall:
-    """Time-level or feature-level weighted precision / recall ([TSB] Section 5, step 4).
+    """Time-level or feature-level weighted precision / recall ([TSB] §4.3).
 
     For ``(N, T, F)`` data a time step (feature) counts as *selected* if any of its cells is
     selected and as *informative* if any of its cells is in the box. Its saliency is the **sum**
@@ -716,8 +731,9 @@ def evaluate_groundtruth(
     generator: torch.Generator | int | None = None,
     batch_size: int = 256,
     rtol: float = 1e-6,
+    valid: torch.Tensor | None = None,
 ) -> GroundTruthResult:
-    """The full ground-truth evaluation of [TSB] (SPEC.md section 5) for one model and map set.
+    """The full ground-truth evaluation of [TSB] §4.2-4.3 for one model and map set.
 
     Computes the top-mass selections once (:func:`mass_top_mask`), the masked accuracy
     (:func:`masked_accuracy`, same options) and weighted precision / recall at the cell level
@@ -726,8 +742,9 @@ def evaluate_groundtruth(
 
     Args:
         model, x, y, saliency, background, fractions, shared_background, stop_at_zero,
-        full_mask_at_one, reference_quirks, generator, batch_size, rtol: as in
-            :func:`masked_accuracy`.
+        full_mask_at_one, reference_quirks, generator, batch_size, rtol, valid: as in
+            :func:`masked_accuracy`; with ``valid`` only valid cells are ranked, masked and
+            counted in precision and recall.
         box_mask: ground-truth informative cells, boolean, ``x``'s shape.
 
     Example:
@@ -736,19 +753,23 @@ def evaluate_groundtruth(
         >>> #                            s, data.background, generator=0)
         >>> # res.summary()["aup"]
     """
+    saliency, cells = _without_padding(saliency, valid)
     _check_inputs(x, y, saliency)
     box = _as_box(box_mask, saliency)
     f = _as_fractions(fractions)
     flags = _quirk_flags(reference_quirks, shared_background, stop_at_zero, full_mask_at_one)
     device = model_device(model)
-    gen = _resolve_generator(generator)
+    gen = resolve_generator(generator)
     xd, yd = x.detach().to(device), y.to(device)
     sd, bd = saliency.detach().to(device), box.to(device)
+    if cells is not None:
+        cells = cells.to(device)
+        bd = bd & cells
     ranking = _MassRanking(sd, f, rtol)
 
     with _eval_without_grad(model):
         correct, clean = _masked_correct(model, xd, yd, ranking, f, background, gen,
-                                         batch_size, **flags)
+                                         batch_size, **flags, cells=cells)
 
     cell = ranking.cell_precision_recall(bd).to("cpu")
     time_pr = feature_pr = None
@@ -765,7 +786,7 @@ def evaluate_groundtruth(
 
 
 def diff_vs_random(result: GroundTruthResult, random_result: GroundTruthResult) -> dict[str, float]:
-    """Diff(AUP), Diff(AUR) of a method against a random-map baseline ([TSB] Section 5, step 6).
+    """Diff(AUP), Diff(AUR) of a method against a random-map baseline ([TSB] §5.2).
 
     Both results must come from the same model, data and fractions. Keys ``diff_aup``,
     ``diff_aur``, ``diff_aupr`` and their ``time_`` / ``feature_`` versions where both results
@@ -788,3 +809,74 @@ def diff_vs_random(result: GroundTruthResult, random_result: GroundTruthResult) 
             if name in a and name in b:
                 out[f"diff_{name}"] = a[name] - b[name]
     return out
+
+
+def groundtruth_scores(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    attributions: torch.Tensor,
+    *,
+    context: MetricContext | None = None,
+    fractions: Sequence[float] | torch.Tensor = DEFAULT_FRACTIONS,
+    shared_background: bool | None = None,
+    stop_at_zero: bool | None = None,
+    full_mask_at_one: bool | None = None,
+    reference_quirks: bool = False,
+    rtol: float = 1e-6,
+) -> MetricOutput:
+    """The [TSB] §4.2-4.3 ground-truth family in the common metric call shape.
+
+    One :func:`evaluate_groundtruth` call with ``context.groundtruth`` (the box),
+    ``context.background``, ``context.generator`` (background draws), ``context.batch_size``
+    (default 256) and ``context.valid``. The options are :func:`evaluate_groundtruth`'s.
+
+    Returns:
+        A :class:`MetricOutput` whose ``rows`` are ``GroundTruthResult.to_rows()`` (AUP, AUR,
+        AUPR, the accuracy-drop AUC and the per-fraction curves), whose ``arrays`` are
+        ``per_sample_arrays()`` and whose ``result`` is the :class:`GroundTruthResult`; the
+        summaries are set-level, so ``per_sample`` is empty.
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 2))
+        >>> x, y = torch.rand(4, 3, 2), torch.zeros(4, dtype=torch.long)
+        >>> box = torch.zeros(4, 3, 2, dtype=torch.bool); box[:, 1] = True
+        >>> bg = lambda n, g: torch.rand(n, 3, 2, generator=g)
+        >>> ctx = MetricContext(groundtruth=box, background=bg)
+        >>> out = groundtruth_scores(model, x, y, torch.rand(4, 3, 2), context=ctx)
+        >>> sorted({m for m, _, _ in out.rows} & {"aup", "aur", "aupr", "accuracy_auc"})
+        ['accuracy_auc', 'aup', 'aupr', 'aur']
+    """
+    context = as_context(context)
+    what = "the known informative cells (N, *sample) of synthetic data"
+    box = require(context, "groundtruth", "the ground-truth evaluation [TSB]", what)
+    background = require(context, "background", "the ground-truth evaluation [TSB]",
+                         "a background sampler background(n, generator) -> (n, *sample)")
+    result = evaluate_groundtruth(
+        model, x, y, box, attributions, background, fractions,
+        shared_background=shared_background, stop_at_zero=stop_at_zero,
+        full_mask_at_one=full_mask_at_one, reference_quirks=reference_quirks,
+        generator=context.generator,
+        batch_size=256 if context.batch_size is None else context.batch_size, rtol=rtol,
+        valid=context.valid,
+    )
+    arrays = {k: torch.from_numpy(v) for k, v in result.per_sample_arrays().items()}
+    return MetricOutput(per_sample={}, rows=result.to_rows(), arrays=arrays, result=result)
+
+
+register_metric(Metric(
+    "groundtruth", groundtruth_scores, "groundtruth", True,
+    "ground-truth evaluation on data with known informative cells: precision and recall of the "
+    "top-mass cells against the box, and the accuracy drop when they are replaced by background",
+    references=("TSB §4.2", "TSB §4.3"), needs=frozenset({"groundtruth", "background"}),
+    modalities=("time_series", "image"),
+    outputs={"aup": True, "aur": True, "aupr": True, "accuracy_auc": False},
+    seed_offset=7919,
+    output_descriptions={
+        "aup": "area under the weighted precision curve over d = 10..90 % of saliency mass",
+        "aur": "area under the weighted recall curve over d = 10..90 % of saliency mass",
+        "aupr": "area under weighted precision over recall",
+        "accuracy_auc": "area under accuracy (%) when the top-mass cells are replaced by "
+                        "background; a faster drop (lower) is better",
+    },
+))

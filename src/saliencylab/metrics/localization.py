@@ -1,7 +1,7 @@
 """Localization of saliency maps on segmentation data, scored by range-based recall.
 
 [OBJ] Löffler et al., *Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time
-Series* (arXiv 2203.07861), SPEC.md section 7: a time step t of a map r ``(T, F)`` is *relevant*
+Series* (arXiv 2203.07861), §3.6: a time step t of a map r ``(T, F)`` is *relevant*
 if some channel's relevance exceeds θ·max|r| (θ = 0.5); relevant steps take the predicted class,
 the other steps "no class". The score of a sample is the mean over its labelled segments R_i of
 the range-based recall of [TAT] Tatbul, Lee, Zdonik, Alam, Gottschlich, *Precision and Recall
@@ -25,6 +25,9 @@ Since the P_j are disjoint, Σ_j ω(R_i, R_i ∩ P_j, δ) is the δ-weighted sha
 predictions of its class. Everything is computed for the whole batch at once: runs of equal labels
 are numbered across the batch and every per-segment sum is one ``index_add`` over time steps.
 
+The metric function of the registry is :func:`localization_score` (the model's per-step
+predictions, the segments from ``context.segments``); it is defined for time series only.
+
 Example:
     >>> import torch
     >>> labels = torch.tensor([[0, 1, 1, 1, 1, 0]])
@@ -42,8 +45,10 @@ import torch
 from torch import nn
 
 from saliencylab.data.segmentation import run_ids
-from saliencylab.errors import ConfigError, ShapeError, UnknownNameError
-from saliencylab.utils import check_finite, chunks
+from saliencylab.errors import ConfigError, NotApplicableError, ShapeError, UnknownNameError
+from saliencylab.metrics.protocol import MetricContext, as_context, require, valid_steps
+from saliencylab.metrics.registry import Metric, register_metric
+from saliencylab.utils import check_finite, chunks, eval_mode, model_device
 
 __all__ = [
     "BIASES",
@@ -333,12 +338,9 @@ def localization(
 @torch.no_grad()
 def _predict_steps(model: nn.Module, x: torch.Tensor, batch_size: int | None) -> torch.Tensor:
     """Per-step arg-max classes ``(B, T)`` of a segmenter (a classifier's class for every step)."""
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else x.device
-    was_training = model.training
-    model.eval()
-    try:
-        out = []
+    device = model_device(model)
+    out = []
+    with eval_mode(model):
         for sl in chunks(len(x), batch_size):
             logits = model(x[sl].to(device))
             if logits.dim() == 2:
@@ -347,47 +349,89 @@ def _predict_steps(model: nn.Module, x: torch.Tensor, batch_size: int | None) ->
                 raise ShapeError(f"the model must return (B, T, C) or (B, C) logits, got "
                                  f"{tuple(logits.shape)}")
             out.append(logits.argmax(-1))
-    finally:
-        model.train(was_training)
     return torch.cat(out)
 
 
 def localization_score(
     model: nn.Module,
     x: torch.Tensor,
-    y: torch.Tensor,
+    y: torch.Tensor | None,
     attributions: torch.Tensor,
     *,
+    context: MetricContext | None = None,
     theta: float = DEFAULT_THETA,
     alpha: float = 0.0,
     bias: str = "flat",
     cardinality: Cardinality = "one",
     background: int = 0,
-    target: int | torch.Tensor | None = None,
+    target: int | torch.Tensor | str | None = None,
     absolute: bool = True,
-    batch_size: int | None = 256,
-    generator: torch.Generator | int | None = None,
-    explain_fn: object = None,
 ) -> torch.Tensor:
-    """:func:`localization` with the predictions of ``model`` on ``x`` (per-step arg-max).
+    """[OBJ] §3.6 localization per sample with the predictions of ``model`` on ``x`` (per-step
+    arg-max): :func:`localization` in the common metric call shape.
 
-    The per-sample metric function of the [OBJ] localization in the common metric signature
-    ``fn(model, x, y, attributions, ...)``: ``y`` are the true per-step labels ``(B, T)``, the
-    options are those of :func:`localization`; ``generator`` and ``explain_fn`` are accepted for
-    that signature and unused (the metric is deterministic and does not re-explain). Returns the
-    per-sample scores ``(B,)`` (higher is better; NaN where a sample has no labelled segment).
+    Args:
+        model: a segmenter returning ``(B, T, C)`` logits (or a classifier: its class for every
+            step).
+        x: ``(B, T, F)`` inputs; attributions: maps of ``x``'s shape.
+        y: the classes the maps explain ``(B,)``; read only with ``target="label"``.
+        context: ``segments`` (required: true per-step labels ``(B, T)``), ``batch_size``
+            (default 256), ``valid`` (ragged series: padded steps are neither relevant nor
+            labelled). Deterministic, no re-explanation.
+        theta, alpha, bias, cardinality, background, absolute: as :func:`localization`.
+        target: only score segments of this class: an int, a ``(B,)`` tensor, ``"label"``
+            (``y``), or None (every labelled segment).
+
+    Returns:
+        ``(B,)`` scores (higher is better; NaN where a sample has no labelled segment).
 
     Example:
         >>> from saliencylab.models import build_model
         >>> model = build_model("utime", n_features=2, n_time=16, n_classes=3, seed=0)
-        >>> x, y = torch.randn(4, 16, 2), torch.randint(0, 3, (4, 16))
-        >>> localization_score(model, x, y, torch.rand(4, 16, 2)).shape
+        >>> x, seg = torch.randn(4, 16, 2), torch.randint(0, 3, (4, 16))
+        >>> ctx = MetricContext(segments=seg)
+        >>> localization_score(model, x, None, torch.rand(4, 16, 2), context=ctx).shape
         torch.Size([4])
     """
-    if x.dim() != 3 or x.shape != attributions.shape:
+    context = as_context(context)
+    if isinstance(x, torch.Tensor) and x.dim() == 4:
+        raise NotApplicableError("localization scores per-step segments of time series (B, T, "
+                                 f"F); got images of shape {tuple(x.shape)}")
+    if not isinstance(x, torch.Tensor) or not isinstance(attributions, torch.Tensor) or \
+            x.dim() != 3 or x.shape != attributions.shape:
+        got = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+               for t in (x, attributions)]
         raise ShapeError(f"x and attributions must both be (B, T, F) of the same shape, got "
-                         f"{tuple(x.shape)} and {tuple(attributions.shape)}")
+                         f"{got[0]} and {got[1]}")
+    labels = require(context, "segments", "localization", "the true per-step labels (B, T)")
+    labels = torch.as_tensor(labels).to(attributions.device)
+    _check_labels(labels, "context.segments")
+    if labels.shape != attributions.shape[:2]:
+        raise ShapeError(f"context.segments must be (B, T) = {tuple(attributions.shape[:2])}, "
+                         f"got {tuple(labels.shape)}")
+    if isinstance(target, str):
+        if target != "label":
+            raise ConfigError(f"target must be an int, a (B,) tensor, 'label' or None, got "
+                              f"{target!r}")
+        if y is None:
+            raise ConfigError("target='label' scores the segments of y's classes; y is None")
+        target = y
+    batch_size = 256 if context.batch_size is None else context.batch_size
     predictions = _predict_steps(model, x, batch_size).to(attributions.device)
-    return localization(attributions, y, predictions, theta=theta, alpha=alpha, bias=bias,
+    valid = valid_steps(context, attributions)
+    if valid is not None:  # padding: neither relevant nor labelled
+        attributions = attributions.masked_fill(~valid.unsqueeze(-1), 0.0)
+        labels = labels.masked_fill(~valid, background)
+        predictions = predictions.masked_fill(~valid, background)
+    return localization(attributions, labels, predictions, theta=theta, alpha=alpha, bias=bias,
                         cardinality=cardinality, background=background, target=target,
                         absolute=absolute)
+
+
+register_metric(Metric(
+    "localization", localization_score, "localization", True,
+    "mean range-based recall [TAT] of the labelled segments by the steps whose max channel "
+    "|relevance| exceeds 0.5 max (NaN for samples without segments)",
+    references=("OBJ §3.6", "TAT"), needs=frozenset({"segments"}),
+    modalities=("time_series",), task="segmentation",
+))

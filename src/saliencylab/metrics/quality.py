@@ -1,4 +1,4 @@
-"""The objective quality metrics of [OBJ] for classifiers, in one place (SPEC.md section 7).
+"""The objective quality metrics of [OBJ] §3 for classifiers, in one place.
 
 Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series"
 (ICLR 2022 submission "Objective Evaluation of Deep Visual Interpretations on Time Series
@@ -14,18 +14,21 @@ metric                        per sample                                        
 :func:`stability`             ``-mean DTW`` to the maps of the same class              0
 ============================  =======================================================  ========
 
-Signature: ``fn(model, x, y, attributions, *, explain_fn=None, batch_size=..., generator=...,
-**options)``. ``explain_fn(model, inputs, target) -> attributions`` re-explains where a metric
-needs new maps; :func:`make_explain_fn` builds it from :func:`saliencylab.explain.explain`.
+Call shape: ``fn(model, x, y, attributions, *, context: MetricContext, **options)``.
+``context.explain_fn(model, inputs, target) -> attributions`` re-explains where a metric needs
+new maps (:func:`make_explain_fn` builds it from :func:`saliencylab.explain.explain`);
+``context.batch_size``, ``context.generator`` and ``context.valid`` (ragged series) are read
+where they matter. Sanity, inter-class sensitivity and robustness take images
+``(N, C, H, W)`` too; faithfulness and stability need a time axis.
 
 Example:
     >>> import torch
-    >>> from saliencylab.metrics import quality
+    >>> from saliencylab.metrics import MetricContext, quality
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 2))
     >>> x, y = torch.rand(4, 20, 2), torch.tensor([0, 1, 0, 1])
     >>> fn = quality.make_explain_fn("gradient")
     >>> a = fn(net, x, y)
-    >>> quality.robustness(net, x, y, a, explain_fn=fn).shape
+    >>> quality.robustness(net, x, y, a, context=MetricContext(explain_fn=fn)).shape
     torch.Size([4])
 """
 

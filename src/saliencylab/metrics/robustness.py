@@ -1,4 +1,4 @@
-"""Robustness (max-sensitivity) of [OBJ], SPEC.md section 7.
+"""Robustness (max-sensitivity) of [OBJ] §3.4.
 
 Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series",
 after Yeh et al., NeurIPS 2019: a map should not change much when the input moves a little. Per
@@ -7,21 +7,26 @@ sample, with ``n_perturbations`` Monte Carlo draws ``ε ~ U[-r, r]`` (so ``‖ε
     S = - max_k ‖M(X) - M(X + ε_k)‖_F
 
 ``r = 0.05`` by default (the authors' tables used 0.2), 10 draws. The norm is the plain
-Frobenius norm of the difference, as in SPEC.md and in the Captum version the reference code
+Frobenius norm of the difference, as in [OBJ] §3.4 and in the Captum version the reference code
 used. ``relative=True`` divides by ``‖M(X)‖_F`` (a zero map's norm taken as 1), which is what
 ``captum.metrics.sensitivity_max`` returns since Captum 0.6. 0 is the best value.
 
 All ``N · n_perturbations`` perturbed inputs are explained in chunks of ``batch_size`` rows
 (whole samples' perturbations per chunk), i.e. about ``N · n / batch_size`` ``explain_fn`` calls.
 The noise of a chunk is drawn from ``generator`` when the chunk is built, so results depend on
-the seed and on ``batch_size``.
+the seed and on ``batch_size``. Series ``(N, T, F)`` and images ``(N, C, H, W)`` alike.
+
+Ragged series (``context.valid``): only valid steps are perturbed (``ε = 0`` on padding, also
+after a custom ``perturb_fn``) and the norms are over the valid cells.
 
 Example:
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 2))
+    >>> from saliencylab.metrics import MetricContext
     >>> grad_like = lambda model, inputs, target: torch.ones_like(inputs)   # constant map
     >>> x = torch.rand(3, 10, 2)
-    >>> robustness(net, x, torch.tensor([0, 1, 0]), explain_fn=grad_like).tolist()
+    >>> ctx = MetricContext(explain_fn=grad_like)
+    >>> robustness(net, x, torch.tensor([0, 1, 0]), context=ctx).tolist()
     [0.0, 0.0, 0.0]
 """
 
@@ -35,14 +40,14 @@ from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, ShapeError
 from saliencylab.metrics._common import (
-    ExplainFn,
-    GeneratorLike,
+    batch_size_of,
     check_reexplain_args,
     explain_chunked,
     reference_maps,
-    resolve_generator,
 )
-from saliencylab.utils import check_finite, chunks
+from saliencylab.metrics.protocol import MetricContext, as_context, valid_steps
+from saliencylab.metrics.registry import Metric, register_metric
+from saliencylab.utils import check_finite, chunks, resolve_generator
 
 __all__ = ["PerturbFn", "robustness", "uniform_perturbation"]
 
@@ -87,40 +92,45 @@ def robustness(
     y: Tensor,
     attributions: Tensor | None = None,
     *,
-    explain_fn: ExplainFn | None = None,
+    context: MetricContext | None = None,
     radius: float = 0.05,
     n_perturbations: int = 10,
     relative: bool = False,
     perturb_fn: PerturbFn | None = None,
-    batch_size: int | None = 256,
-    generator: GeneratorLike = None,
 ) -> Tensor:
-    """Robustness per sample ``(N,)``: ``-max_k ‖M(X) - M(X + ε_k)‖_F`` ([OBJ] max-sensitivity).
+    """Robustness per sample ``(N,)``: ``-max_k ‖M(X) - M(X + ε_k)‖_F`` ([OBJ] §3.4
+    max-sensitivity).
 
     Args:
         model: classifier returning logits.
-        x: ``(N, T, F)`` inputs; y: ``(N,)`` target classes of the maps.
-        attributions: ``M(X)`` made by ``explain_fn``; None computes it.
-        explain_fn: ``explain_fn(model, inputs, target) -> attributions``.
+        x: series ``(N, T, F)`` or images ``(N, C, H, W)``; y: ``(N,)`` target classes of the
+            maps.
+        attributions: ``M(X)`` made by ``context.explain_fn``; None computes it.
+        context: ``explain_fn`` (required), ``batch_size`` (perturbed inputs per
+            ``explain_fn`` call, default 256), ``generator`` (seeds the noise), ``valid``
+            (ragged series).
         radius: ``r``, the L∞ radius of the uniform noise (0.05; [OBJ] tables: 0.2).
         n_perturbations: Monte Carlo draws per sample (10).
         relative: divide by ``‖M(X)‖_F`` (Captum >= 0.6 ``sensitivity_max``); default False.
         perturb_fn: replaces the uniform noise: ``perturb_fn(inputs, radius) -> perturbed``
             on each chunk's repeated inputs (the same contract as Captum's ``perturb_func``).
-        batch_size: at most this many perturbed inputs per ``explain_fn`` call.
-        generator: seeds the noise (a Generator, an int, or None = seed 0).
 
     Returns:
         ``(N,)`` float tensor on the CPU, ``<= 0``; higher is better.
     """
-    explain_fn = check_reexplain_args(x, y, attributions, explain_fn, batch_size, "robustness")
+    context = as_context(context)
+    batch_size = batch_size_of(context, 256)
+    explain_fn = check_reexplain_args(x, y, attributions, context.explain_fn, batch_size,
+                                      "robustness")
     if not radius >= 0:
         raise ConfigError(f"radius must be >= 0, got {radius!r}")
     if isinstance(n_perturbations, bool) or not isinstance(n_perturbations, int) or \
             n_perturbations < 1:
         raise ConfigError(f"n_perturbations must be a positive int, got {n_perturbations!r}")
-    gen = resolve_generator(generator)
+    gen = resolve_generator(context.generator)
     x, y, ref = reference_maps(explain_fn, model, x, y, attributions, batch_size, "unperturbed")
+    valid = valid_steps(context, x)
+    keep = None if valid is None else valid.unsqueeze(-1)  # (N, T, 1)
     n, k = x.shape[0], n_perturbations
     per_chunk = None if batch_size is None else max(1, batch_size // k)
     out = []
@@ -129,12 +139,28 @@ def robustness(
         ts = y[sl].repeat_interleave(k, dim=0)
         xp = (uniform_perturbation(xs, radius, gen) if perturb_fn is None
               else _call_perturb(perturb_fn, xs, radius))
-        maps = explain_chunked(explain_fn, model, xp, ts, batch_size, "perturbed inputs")
         base = ref[sl].repeat_interleave(k, dim=0)
-        diff = (base - maps).reshape(xs.shape[0], -1).double().norm(dim=1)
+        if keep is not None:  # padding stays as it is, and its maps do not count
+            ks = keep[sl].repeat_interleave(k, dim=0)
+            xp = torch.where(ks, xp, xs)
+        maps = explain_chunked(explain_fn, model, xp, ts, batch_size, "perturbed inputs")
+        delta = base - maps
+        if keep is not None:
+            delta = torch.where(ks, delta, torch.zeros((), dtype=delta.dtype,
+                                                       device=delta.device))
+        diff = delta.reshape(xs.shape[0], -1).double().norm(dim=1)
         worst = diff.view(-1, k).max(dim=1).values
         if relative:
-            norm = ref[sl].reshape(worst.shape[0], -1).double().norm(dim=1)
+            r = ref[sl] if keep is None else ref[sl] * keep[sl]
+            norm = r.reshape(worst.shape[0], -1).double().norm(dim=1)
             worst = worst / torch.where(norm == 0, torch.ones_like(norm), norm)
         out.append(0.0 - worst)  # not -worst: no negative zeros
     return torch.cat(out).float().cpu()
+
+
+register_metric(Metric(
+    "robustness", robustness, "robustness", True,
+    "-max over 10 uniform perturbations (|eps| <= r) of ||M(X) - M(X + eps)||_F",
+    references=("OBJ §3.4",), needs=frozenset({"explain_fn"}),
+    modalities=("time_series", "image"),
+))

@@ -1,12 +1,13 @@
-"""Sanity metric of [OBJ]: cascading randomisation of the model's layers (model parameter
-randomisation test of Adebayo et al., 2018, as used by Löffler et al., "Don't Get Me Wrong: How to
-Apply Deep Visual Interpretations to Time Series", SPEC.md section 7).
+"""Sanity metric of [OBJ] §3.1: cascading randomisation of the model's layers (the model
+parameter randomisation test of Adebayo et al., NeurIPS 2018, as used by Löffler et al., "Don't
+Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series").
 
 A map that reflects what the model learnt must change when the learnt parameters are destroyed.
 Starting at the output layer and moving towards the input, each parameterised layer is
 re-initialised **cumulatively** (layer i keeps the randomisation of layers 1..i-1 above it), the
 maps are recomputed and compared with the trained model's maps by SSIM
-(:func:`saliencylab.metrics.ssim.ssim`). The score per sample is
+(:func:`saliencylab.metrics.ssim.ssim`: along time per channel for series, over height × width
+per channel for images, Gaussian-weighted). The score per sample is
 
     S = - mean over randomised layers of SSIM(M(x), M_i(x))
 
@@ -21,14 +22,17 @@ seed drawn from ``generator``; parametrised tensors (weight norm) get a Kaiming-
 through the parametrisation's right inverse; parameters of modules without
 ``reset_parameters`` get Kaiming-uniform (matrices) or U(-1/sqrt(n), 1/sqrt(n)) (vectors).
 
+Ragged series (``context.valid``): the SSIM is averaged over the window positions that lie inside
+a series' valid steps (NaN for a series shorter than the window).
+
 Example:
     >>> import torch
-    >>> from saliencylab.metrics import make_explain_fn
+    >>> from saliencylab.metrics import MetricContext, make_explain_fn
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 8), torch.nn.ReLU(),
     ...                           torch.nn.Linear(8, 2))
     >>> x, y = torch.rand(3, 20, 2), torch.tensor([0, 1, 0])
     >>> fn = make_explain_fn("gradient")
-    >>> s = sanity(net, x, y, fn(net, x, y), explain_fn=fn)
+    >>> s = sanity(net, x, y, fn(net, x, y), context=MetricContext(explain_fn=fn))
     >>> s.shape, bool((s >= -1).all() and (s <= 1).all())
     (torch.Size([3]), True)
 """
@@ -47,14 +51,15 @@ from torch.nn.utils import parametrize
 
 from saliencylab.errors import ConfigError, NotApplicableError
 from saliencylab.metrics._common import (
-    ExplainFn,
-    GeneratorLike,
+    batch_size_of,
     check_reexplain_args,
     explain_chunked,
     reference_maps,
-    resolve_generator,
 )
+from saliencylab.metrics.protocol import MetricContext, as_context, valid_steps
+from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.metrics.ssim import ssim
+from saliencylab.utils import resolve_generator
 
 __all__ = ["SanityResult", "randomizable_layers", "reinitialize_", "sanity", "sanity_curve"]
 
@@ -182,42 +187,45 @@ def sanity_curve(
     y: Tensor,
     attributions: Tensor | None = None,
     *,
-    explain_fn: ExplainFn | None = None,
+    context: MetricContext | None = None,
     mode: str = "cascade",
     max_layers: int | None = None,
     include_norm: bool = False,
     ssim_axes: str = "time",
     data_range: float | None = None,
     use_sample_covariance: bool = False,
-    batch_size: int | None = 256,
-    generator: GeneratorLike = None,
 ) -> SanityResult:
     """SSIM between the trained model's maps and those of each randomised model.
 
     Args:
         model: the trained classifier (left untouched; a deep copy is randomised).
-        x: inputs ``(N, T, F)`` on the model's device; y: ``(N,)`` target classes.
-        attributions: ``M(x)`` of the trained model, made by ``explain_fn``; None computes it.
-        explain_fn: ``explain_fn(model, inputs, target) -> attributions``; see
-            :func:`saliencylab.metrics.make_explain_fn`.
+        x: inputs, series ``(N, T, F)`` or images ``(N, C, H, W)``; y: ``(N,)`` target classes.
+        attributions: ``M(x)`` of the trained model, made by ``context.explain_fn``; None
+            computes it.
+        context: ``explain_fn`` (required; see :func:`saliencylab.metrics.make_explain_fn`),
+            ``batch_size`` (inputs per ``explain_fn`` call, default 256), ``generator`` (seeds
+            the layers' re-initialisation), ``valid`` (ragged series).
         mode: ``"cascade"`` (cumulative, [OBJ]) or ``"independent"`` (one layer at a time).
         max_layers: randomise only the top ``max_layers`` layers (None: all).
         include_norm: randomise normalisation layers too (reference: no).
-        ssim_axes, data_range, use_sample_covariance: passed to :func:`ssim`.
-        batch_size: at most this many inputs per ``explain_fn`` call.
-        generator: seeds the layers' re-initialisation (a Generator, an int or None = 0).
+        ssim_axes, data_range, use_sample_covariance: passed to :func:`ssim` (``ssim_axes``
+            applies to series only).
 
     Returns:
         A :class:`SanityResult`; ``.scores()`` is the sanity metric.
     """
-    explain_fn = check_reexplain_args(x, y, attributions, explain_fn, batch_size, "sanity")
+    context = as_context(context)
+    batch_size = batch_size_of(context, 256)
+    explain_fn = check_reexplain_args(x, y, attributions, context.explain_fn, batch_size,
+                                      "sanity")
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
     if max_layers is not None and (isinstance(max_layers, bool) or not isinstance(max_layers, int)
                                    or max_layers < 1):
         raise ConfigError(f"max_layers must be a positive int or None, got {max_layers!r}")
-    gen = resolve_generator(generator)
+    gen = resolve_generator(context.generator)
     x, y, ref = reference_maps(explain_fn, model, x, y, attributions, batch_size, "trained model")
+    valid = valid_steps(context, x)
 
     names = [n for n, _ in randomizable_layers(model, include_norm)][::-1]
     if not names:
@@ -230,7 +238,7 @@ def sanity_curve(
     for i, work in enumerate(_randomised_models(model, names, mode, seeds)):
         maps = explain_chunked(explain_fn, work, x, y, batch_size, f"randomised {names[i]!r}")
         rows.append(ssim(ref, maps, axes=ssim_axes, data_range=data_range,
-                         use_sample_covariance=use_sample_covariance))
+                         use_sample_covariance=use_sample_covariance, valid=valid))
     params = {"mode": mode, "layers": names, "include_norm": include_norm,
               "ssim_axes": ssim_axes, "data_range": data_range,
               "use_sample_covariance": use_sample_covariance,
@@ -244,33 +252,42 @@ def sanity(
     y: Tensor,
     attributions: Tensor | None = None,
     *,
-    explain_fn: ExplainFn | None = None,
+    context: MetricContext | None = None,
     mode: str = "cascade",
     max_layers: int | None = None,
     include_norm: bool = False,
     ssim_axes: str = "time",
     data_range: float | None = None,
     use_sample_covariance: bool = False,
-    batch_size: int | None = 256,
-    generator: GeneratorLike = None,
 ) -> Tensor:
     """Sanity score per sample ``(N,)``: ``-mean_i SSIM(M(x), M_i(x))`` over randomised layers.
 
-    [OBJ] Löffler et al., SPEC.md section 7. In [-1, 1]; -1 = maps ignore the parameters
-    (worst), higher is better. Arguments as in :func:`sanity_curve`, which also returns the
-    per-layer SSIM. ``use_sample_covariance=True, data_range=2.0`` reproduces the reference
-    code's scikit-image call (old scikit-image's float defaults).
+    [OBJ] Löffler et al., §3.1. In [-1, 1]; -1 = maps ignore the parameters (worst), higher is
+    better. Arguments as in :func:`sanity_curve`, which also returns the per-layer SSIM.
+    ``use_sample_covariance=True, data_range=2.0`` reproduces the reference code's
+    scikit-image call (old scikit-image's float defaults).
 
     Example:
         >>> import torch
+        >>> from saliencylab.metrics import MetricContext
         >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 2))
         >>> constant = lambda model, inputs, target: inputs.clone()   # ignores the model
         >>> x = torch.rand(2, 20, 2)
-        >>> sanity(net, x, torch.tensor([0, 1]), explain_fn=constant).tolist()
+        >>> ctx = MetricContext(explain_fn=constant)
+        >>> sanity(net, x, torch.tensor([0, 1]), context=ctx).tolist()
         [-1.0, -1.0]
     """
     return sanity_curve(
-        model, x, y, attributions, explain_fn=explain_fn, mode=mode, max_layers=max_layers,
+        model, x, y, attributions, context=context, mode=mode, max_layers=max_layers,
         include_norm=include_norm, ssim_axes=ssim_axes, data_range=data_range,
-        use_sample_covariance=use_sample_covariance, batch_size=batch_size, generator=generator,
+        use_sample_covariance=use_sample_covariance,
     ).scores()
+
+
+register_metric(Metric(
+    "sanity", sanity, "sanity", True,
+    "-mean SSIM between the maps of the model and of cascading layer-randomised copies "
+    "(output layer first)",
+    references=("OBJ §3.1",), needs=frozenset({"explain_fn"}),
+    modalities=("time_series", "image"),
+))

@@ -1,4 +1,4 @@
-"""Inter-class sensitivity of [OBJ], SPEC.md section 7.
+"""Inter-class sensitivity of [OBJ] §3.3.
 
 Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series"
 (after Rebuffi et al., CVPR 2020): different classes have different evidence, so a map that
@@ -7,7 +7,8 @@ Per sample
 
     S = - cos(M_max(x), M_min(x))
 
-with the maps flattened over (time, channel) and the classes ranked by the model's softmax on
+with the maps flattened over (time, channel) (images: over channel, height, width; ragged
+series: over the valid steps) and the classes ranked by the model's softmax on
 ``x``. ``-1`` (identical maps) is the worst value; higher is better. A zero map has cosine 0 with
 anything (as scikit-learn's ``cosine_similarity``, used by the reference code).
 
@@ -19,9 +20,11 @@ work for correctly classified samples.
 Example:
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 3))
+    >>> from saliencylab.metrics import MetricContext
     >>> same = lambda model, inputs, target: inputs.abs()          # ignores the class
     >>> x = torch.rand(2, 10, 2)
-    >>> inter_class_sensitivity(net, x, torch.tensor([0, 1]), explain_fn=same).tolist()
+    >>> ctx = MetricContext(explain_fn=same)
+    >>> inter_class_sensitivity(net, x, torch.tensor([0, 1]), context=ctx).tolist()
     [-1.0, -1.0]
 """
 
@@ -32,16 +35,16 @@ from torch import Tensor, nn
 
 from saliencylab.errors import NotApplicableError
 from saliencylab.metrics._common import (
-    ExplainFn,
-    GeneratorLike,
+    batch_size_of,
     check_batch_size,
     check_explain_fn,
     check_inputs,
     check_map,
-    model_device,
     probabilities,
 )
-from saliencylab.utils import chunks
+from saliencylab.metrics.protocol import MetricContext, as_context, valid_steps
+from saliencylab.metrics.registry import Metric, register_metric
+from saliencylab.utils import chunks, model_device
 
 __all__ = ["cosine_per_sample", "inter_class_sensitivity"]
 
@@ -66,31 +69,32 @@ def inter_class_sensitivity(
     y: Tensor | None = None,
     attributions: Tensor | None = None,
     *,
-    explain_fn: ExplainFn | None = None,
-    batch_size: int | None = 256,
-    generator: GeneratorLike = None,
+    context: MetricContext | None = None,
 ) -> Tensor:
-    """Inter-class sensitivity per sample ``(N,)``: ``-cos(M_max, M_min)`` ([OBJ]).
+    """Inter-class sensitivity per sample ``(N,)``: ``-cos(M_max, M_min)`` ([OBJ] §3.3).
 
     Args:
         model: classifier returning logits.
-        x: ``(N, T, F)`` inputs on the model's device.
+        x: series ``(N, T, F)`` or images ``(N, C, H, W)``.
         y, attributions: the maps being scored and their classes (both optional): where
             ``y`` is the most likely class, ``attributions`` serve as its map (they must come
-            from ``explain_fn``); every other map is computed.
-        explain_fn: ``explain_fn(model, inputs, target) -> attributions`` with the method and
-            post-processing being evaluated.
-        batch_size: at most this many inputs per ``explain_fn`` call (two per sample).
-        generator: unused (deterministic given ``explain_fn``).
+            from ``context.explain_fn``); every other map is computed.
+        context: ``explain_fn`` (required) with the method and post-processing being
+            evaluated; ``batch_size`` (inputs per ``explain_fn`` call, two per sample; default
+            256); ``valid`` (ragged series: the cosine is over the valid steps). Deterministic
+            given ``explain_fn``.
 
     Returns:
         ``(N,)`` float tensor on the CPU, in [-1, 1]; higher is better.
     """
+    context = as_context(context)
+    batch_size = batch_size_of(context, 256)
     check_inputs(x, y, attributions, need_attributions=False)
-    explain_fn = check_explain_fn(explain_fn, "inter_class_sensitivity")
+    explain_fn = check_explain_fn(context.explain_fn, "inter_class_sensitivity")
     check_batch_size(batch_size)
     device = model_device(model)
     x = x.detach().to(device)
+    valid = valid_steps(context, x)
     p = probabilities(model, x, batch_size)
     if p.shape[1] < 2:
         raise NotApplicableError(f"inter-class sensitivity needs at least 2 classes, the model "
@@ -113,5 +117,16 @@ def inter_class_sensitivity(
         m_hi = maps[:k] if given is None else given[sl].clone()
         if given is not None:
             m_hi[need] = maps[:k]
+        if valid is not None:
+            keep = valid[sl].unsqueeze(-1)
+            m_hi, m_lo = m_hi * keep, m_lo * keep
         out.append(0.0 - cosine_per_sample(m_hi, m_lo))  # not -cos: no negative zeros
     return torch.cat(out).float().cpu()
+
+
+register_metric(Metric(
+    "inter_class_sensitivity", inter_class_sensitivity, "sensitivity", True,
+    "-cosine similarity of the maps for the most and the least likely class",
+    references=("OBJ §3.3",), needs=frozenset({"explain_fn"}),
+    modalities=("time_series", "image"),
+))

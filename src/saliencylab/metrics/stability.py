@@ -1,4 +1,4 @@
-"""Intra-class stability of [OBJ], SPEC.md section 7.
+"""Intra-class stability of [OBJ] §3.5.
 
 Löffler et al., "Don't Get Me Wrong: How to Apply Deep Visual Interpretations to Time Series":
 samples of one class share their evidence, so their maps should be alike up to small shifts in
@@ -15,7 +15,10 @@ DTW is dtaidistance's (Euclidean DTW: the square root of the summed squared diff
 the best path; ``window=w`` allows ``|i - j| < w``), its compiled C ``distance_matrix_fast`` on
 float64 copies of the maps, one call per (class, channel). A sample alone in its class has no
 partner: its score is NaN ("undefined", left out of means by
-:mod:`saliencylab.metrics.aggregate`).
+:mod:`saliencylab.metrics.aggregate`). Defined for time series only (DTW warps time).
+
+Ragged series (``context.valid``): each map's valid steps only are compared, so series of
+different lengths are warped onto each other (dtaidistance takes series of different lengths).
 
 Example:
     >>> import torch
@@ -35,11 +38,14 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError
-from saliencylab.metrics._common import GeneratorLike, check_inputs
+from saliencylab.metrics._common import check_inputs
+from saliencylab.metrics.protocol import MetricContext, as_context, valid_steps
+from saliencylab.metrics.registry import Metric, register_metric
 
 __all__ = ["class_mean_distance", "dtw_distance_matrix", "stability"]
 
 _C_OK: bool | None = None
+_SERIES_ONLY = "stability compares maps by dynamic time warping along time"
 
 
 def _c_available() -> bool:
@@ -55,8 +61,12 @@ def _c_available() -> bool:
     return _C_OK
 
 
-def dtw_distance_matrix(maps: Tensor, window: int | None = 20) -> Tensor:
+def dtw_distance_matrix(maps: Tensor, window: int | None = 20, *,
+                        valid: Tensor | None = None) -> Tensor:
     """``(n, n)`` DTW distances between maps ``(n, T, F)``, per channel and summed over channels.
+
+    ``valid`` ``(n, T)`` bool: compare each map's valid steps only (series of different
+    lengths).
 
     Example:
         >>> m = torch.zeros(2, 5, 1); m[1, :, 0] = 1.0
@@ -77,8 +87,12 @@ def dtw_distance_matrix(maps: Tensor, window: int | None = 20) -> Tensor:
     kwargs: dict = {"use_pruning": False}
     if window is not None:
         kwargs["window"] = int(window)
+    keep = None if valid is None else valid.detach().to("cpu", torch.bool).numpy()
     for c in range(n_feat):
-        series = np.ascontiguousarray(arr[:, :, c])
+        if keep is None:
+            series = np.ascontiguousarray(arr[:, :, c])
+        else:
+            series = [np.ascontiguousarray(arr[i, keep[i], c]) for i in range(n)]
         if use_c:
             d = dtw.distance_matrix_fast(series, **kwargs)
         else:
@@ -99,35 +113,36 @@ def stability(
     y: Tensor,
     attributions: Tensor,
     *,
+    context: MetricContext | None = None,
     window: int | None = 20,
-    batch_size: int | None = None,
-    generator: GeneratorLike = None,
-    explain_fn: object = None,
 ) -> Tensor:
     """Intra-class stability per sample ``(N,)``: minus the mean DTW distance of a sample's map
-    to the maps of the other samples of its class ([OBJ], SPEC.md section 7).
+    to the maps of the other samples of its class ([OBJ] §3.5).
 
     Args:
         model: unused (the maps are given); may be None.
         x: the inputs ``(N, T, F)`` (only their shape is checked).
         y: ``(N,)`` classes that group the samples (labels; pass predictions to group by them).
         attributions: maps ``(N, T, F)``.
+        context: ``valid`` (ragged series: the valid steps of each map are compared); nothing
+            else is read (deterministic, no re-explanation).
         window: DTW window (20, the reference); None for unconstrained DTW.
-        batch_size, generator, explain_fn: unused; accepted so every quality metric takes the
-            same keywords.
 
     Returns:
         ``(N,)`` float tensor on the CPU, ``<= 0`` (0 best); NaN for a sample alone in its class.
     """
-    check_inputs(x, y, attributions)
+    context = as_context(context)
+    check_inputs(x, y, attributions, series_only=_SERIES_ONLY)
     _check_window(window)
+    valid = valid_steps(context, x)
     labels = y.detach().cpu().long()
     out = torch.full((labels.shape[0],), float("nan"), dtype=torch.float64)
     for cls in torch.unique(labels):
         idx = (labels == cls).nonzero().flatten()
         if idx.numel() < 2:
             continue
-        d = dtw_distance_matrix(attributions[idx.to(attributions.device)], window)
+        keep = None if valid is None else valid[idx.to(valid.device)]
+        d = dtw_distance_matrix(attributions[idx.to(attributions.device)], window, valid=keep)
         out[idx] = d.sum(dim=1) / (idx.numel() - 1)
     return (0.0 - out).float()  # not -out: no negative zeros
 
@@ -150,3 +165,11 @@ def class_mean_distance(attributions: Tensor, y: Tensor, window: int | None = 20
         means.append(float(dtw_distance_matrix(attributions[idx.to(attributions.device)],
                                                window).mean()))
     return float(np.mean(means))
+
+
+register_metric(Metric(
+    "stability", stability, "stability", True,
+    "-mean DTW distance (window 20, summed over channels) to the maps of the other samples of "
+    "the same class",
+    references=("OBJ §3.5",), modalities=("time_series",),
+))

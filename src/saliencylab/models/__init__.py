@@ -10,7 +10,14 @@ and the image model ``mnist_cnn`` ([SGT]). ``build_model(**model.config)`` rebui
 from saliencylab.models.base import TimeSeriesClassifier, rnn_context
 from saliencylab.models.input_cell_attention import InputCellAttention, LSTMInputCellAttention
 from saliencylab.models.lstm import LSTMClassifier
-from saliencylab.models.registry import MODELS, ModelInfo, build_model, get_model_info, list_models
+from saliencylab.models.registry import (
+    MODELS,
+    ModelInfo,
+    build_model,
+    build_model_for,
+    get_model_info,
+    list_models,
+)
 from saliencylab.models.tcn import TCNClassifier, strip_weight_norm
 from saliencylab.models.transformer import TransformerClassifier
 from saliencylab.models.vision import MnistCNN
@@ -26,6 +33,7 @@ __all__ = [
     "TimeSeriesClassifier",
     "TransformerClassifier",
     "build_model",
+    "build_model_for",
     "get_model_info",
     "list_models",
     "rnn_context",

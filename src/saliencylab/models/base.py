@@ -94,16 +94,20 @@ def rnn_context(x: torch.Tensor, training: bool) -> contextlib.AbstractContextMa
     return contextlib.nullcontext()
 
 
-def max_over_time(pool: nn.MaxPool1d, h: torch.Tensor) -> torch.Tensor:
-    """Max over the time axis of ``h`` ``(batch, channels, time)`` -> ``(batch, channels)``.
+def pool_over_time(pool: nn.MaxPool1d | nn.AvgPool1d, h: torch.Tensor) -> torch.Tensor:
+    """Max or mean over the time axis of ``h`` ``(batch, channels, time)`` -> ``(batch,
+    channels)``.
 
-    ``pool`` is an ``nn.MaxPool1d`` whose kernel is the model's ``n_time``: a real module (as in
-    the reference code) so Captum's DeepLIFT applies its max-pool rule; inputs of another length
-    fall back to the functional adaptive pool.
+    ``pool`` is an ``nn.MaxPool1d`` / ``nn.AvgPool1d`` whose kernel is the model's ``n_time``: a
+    real module (as in the reference code) so Captum's DeepLIFT applies its pooling rule; inputs
+    of another length fall back to the functional adaptive pool.
     """
-    if h.shape[-1] == pool.kernel_size:
+    kernel = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
+    if h.shape[-1] == kernel:
         return pool(h)[..., 0]
-    return F.adaptive_max_pool1d(h, 1)[..., 0]
+    if isinstance(pool, nn.MaxPool1d):
+        return F.adaptive_max_pool1d(h, 1)[..., 0]
+    return F.adaptive_avg_pool1d(h, 1)[..., 0]
 
 
 # ------------------------------------------------------------------------------------------------

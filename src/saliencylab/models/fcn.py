@@ -29,15 +29,15 @@ from typing import Literal
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from saliencylab.errors import ConfigError, ShapeError
 from saliencylab.models.base import (
     TimeSeriesClassifier,
-    max_over_time,
+    pool_over_time,
     positive_int_list,
     probability,
 )
+from saliencylab.models.tcn import TemporalBlock, TemporalStackClassifier
 
 __all__ = ["FCNClassifier", "TCNObjClassifier"]
 
@@ -130,46 +130,10 @@ class FCNClassifier(TimeSeriesClassifier):
         return self.projection(self.blocks(x.transpose(1, 2)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.class_map(x)
-        if isinstance(self.pool, nn.MaxPool1d):
-            return max_over_time(self.pool, h)
-        if h.shape[-1] == self.pool.kernel_size[0]:
-            return self.pool(h)[..., 0]
-        return F.adaptive_avg_pool1d(h, 1)[..., 0]
+        return pool_over_time(self.pool, self.class_map(x))
 
 
-class ResidualBlock(nn.Module):
-    """Two dilated causal convs (conv → BN → ReLU → dropout) plus a residual, then ReLU.
-
-    Input and output are ``(batch, channels, time)``; output step t sees inputs <= t only.
-    """
-
-    def __init__(
-        self, in_ch: int, out_ch: int, kernel_size: int, dilation: int, dropout: float
-    ) -> None:
-        super().__init__()
-        left = (kernel_size - 1) * dilation
-        self.pad1 = nn.ConstantPad1d((left, 0), 0.0)
-        self.conv1 = nn.Conv1d(in_ch, out_ch, kernel_size, dilation=dilation)
-        self.bn1 = nn.BatchNorm1d(out_ch)
-        self.relu1 = nn.ReLU()
-        self.dropout1 = nn.Dropout(dropout)
-        self.pad2 = nn.ConstantPad1d((left, 0), 0.0)
-        self.conv2 = nn.Conv1d(out_ch, out_ch, kernel_size, dilation=dilation)
-        self.bn2 = nn.BatchNorm1d(out_ch)
-        self.relu2 = nn.ReLU()
-        self.dropout2 = nn.Dropout(dropout)
-        self.downsample = nn.Conv1d(in_ch, out_ch, 1) if in_ch != out_ch else None
-        self.relu = nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.dropout1(self.relu1(self.bn1(self.conv1(self.pad1(x)))))
-        out = self.dropout2(self.relu2(self.bn2(self.conv2(self.pad2(out)))))
-        res = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + res)
-
-
-class TCNObjClassifier(TimeSeriesClassifier):
+class TCNObjClassifier(TemporalStackClassifier):
     """TCN classifier of [OBJ]: four residual blocks, global pooling, linear layer.
 
     Args:
@@ -211,25 +175,9 @@ class TCNObjClassifier(TimeSeriesClassifier):
         blocks = []
         in_ch = self.n_features
         for level, (out_ch, k) in enumerate(zip(filters, kernel_sizes, strict=True)):
-            blocks.append(ResidualBlock(in_ch, out_ch, k, 2**level, dropout))
+            blocks.append(TemporalBlock(in_ch, out_ch, k, 2**level, dropout,
+                                        normalization="batch"))
             in_ch = out_ch
         self.network = nn.Sequential(*blocks)
         self.pool = nn.MaxPool1d(self.n_time) if pooling == "max" else nn.AvgPool1d(self.n_time)
         self.fc = nn.Linear(in_ch, self.n_classes)
-
-    @property
-    def feature_layer(self) -> nn.Module:
-        return self.network[-1]
-
-    def temporal_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Output of the residual stack, ``(B, filters[-1], T)``."""
-        self.check_input(x)
-        return self.network(x.transpose(1, 2))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.temporal_features(x)
-        if isinstance(self.pool, nn.MaxPool1d):
-            return self.fc(max_over_time(self.pool, h))
-        if h.shape[-1] == self.pool.kernel_size[0]:
-            return self.fc(self.pool(h)[..., 0])
-        return self.fc(F.adaptive_avg_pool1d(h, 1)[..., 0])

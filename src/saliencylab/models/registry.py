@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from saliencylab.errors import ConfigError, UnknownNameError
+from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
 from saliencylab.models.fcn import FCNClassifier, TCNObjClassifier
 from saliencylab.models.input_cell_attention import LSTMInputCellAttention
 from saliencylab.models.lstm import LSTMClassifier
@@ -167,3 +167,39 @@ def build_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         return info.constructor(**args)
+
+
+#: The model kinds that fit each (modality, task) of a dataset.
+_KIND_FOR_DATA = {("time_series", "classification"): "classifier",
+                  ("time_series", "segmentation"): "segmenter",
+                  ("image", "classification"): "image_classifier"}
+
+
+def build_model_for(name: str, data: Any, *, seed: int | None = None, **kwargs: Any) -> nn.Module:
+    """Build model ``name`` sized for ``data`` (a :class:`saliencylab.data.Dataset`): input
+    length, features or channels, image size and number of classes come from the data.
+
+    Raises:
+        NotApplicableError: the model does not fit the data's modality or task (a classifier
+            on segmentation data, an image model on series, ...).
+
+    >>> from saliencylab.data import load_dataset
+    >>> data = load_dataset("Middle", n_train=20, n_test=4, cache=False)
+    >>> build_model_for("tcn", data).config["n_features"]
+    50
+    """
+    info = get_model_info(name)
+    modality, task = getattr(data, "modality", "time_series"), getattr(data, "task",
+                                                                       "classification")
+    want = _KIND_FOR_DATA.get((modality, task))
+    if info.kind != want:
+        fitting = [n for n, m in MODELS.items() if m.kind == want]
+        raise NotApplicableError(
+            f"model {name!r} is a {info.kind} on {info.layout}; the data is {modality} "
+            f"{task}, which takes: {', '.join(fitting) or 'no registered model'}")
+    if modality == "image":
+        channels, height, width = data.input_shape
+        kwargs = {"in_channels": channels, "image_size": (height, width), **kwargs}
+        return build_model(name, n_classes=data.n_classes, seed=seed, **kwargs)
+    return build_model(name, n_features=data.n_features, n_time=data.n_time,
+                       n_classes=data.n_classes, seed=seed, **kwargs)

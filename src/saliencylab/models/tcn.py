@@ -13,6 +13,7 @@ left padding (``nn.ConstantPad1d``), equivalent to the reference's pad-both-side
 from __future__ import annotations
 
 import copy
+from typing import Literal
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from saliencylab.errors import ConfigError
 from saliencylab.models.base import (
     TimeSeriesClassifier,
-    max_over_time,
+    pool_over_time,
     positive_int,
     positive_int_list,
     probability,
@@ -30,32 +31,35 @@ from saliencylab.models.base import (
 
 
 class TemporalBlock(nn.Module):
-    """conv → ReLU → dropout → conv → ReLU → dropout, plus a (1x1-projected) residual, → ReLU.
+    """Two dilated causal convolutions, each followed by its normalisation, ReLU and dropout,
+    plus a (1x1-projected) residual, then ReLU.
 
-    Input and output are ``(batch, channels, time)``; output step t sees inputs <= t only.
+    ``normalization="weight"`` is the [TSB] TCN (weight-normed convolutions, the reference
+    code's N(0, 0.01) init of the 1x1 projection); ``"batch"`` is the block of Bai et al. (2018)
+    that the [OBJ] TCN uses (batch norm after each convolution). Input and output are
+    ``(batch, channels, time)``; output step t sees inputs <= t only.
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int, dropout: float
+        self, in_channels: int, out_channels: int, kernel_size: int, dilation: int,
+        dropout: float, normalization: Literal["weight", "batch"] = "weight",
     ) -> None:
         super().__init__()
+        self.normalization = normalization
         left = (kernel_size - 1) * dilation
-        self.pad1 = nn.ConstantPad1d((left, 0), 0.0)
-        self.conv1 = weight_norm(
-            nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
-        )
-        self.relu1 = nn.ReLU()
-        self.dropout1 = nn.Dropout(dropout)
-        self.pad2 = nn.ConstantPad1d((left, 0), 0.0)
-        self.conv2 = weight_norm(
-            nn.Conv1d(out_channels, out_channels, kernel_size, dilation=dilation)
-        )
-        self.relu2 = nn.ReLU()
-        self.dropout2 = nn.Dropout(dropout)
+        for i, (c_in, c_out) in enumerate(((in_channels, out_channels),
+                                           (out_channels, out_channels)), start=1):
+            conv = nn.Conv1d(c_in, c_out, kernel_size, dilation=dilation)
+            setattr(self, f"pad{i}", nn.ConstantPad1d((left, 0), 0.0))
+            setattr(self, f"conv{i}", weight_norm(conv) if normalization == "weight" else conv)
+            setattr(self, f"bn{i}", nn.BatchNorm1d(c_out) if normalization == "batch"
+                    else nn.Identity())
+            setattr(self, f"relu{i}", nn.ReLU())
+            setattr(self, f"dropout{i}", nn.Dropout(dropout))
         self.downsample = (
             nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
         )
-        if self.downsample is not None:
+        if self.downsample is not None and normalization == "weight":
             nn.init.normal_(self.downsample.weight, 0.0, 0.01)  # as the reference code
         self.relu = nn.ReLU()
 
@@ -67,6 +71,9 @@ class TemporalBlock(nn.Module):
         through the parametrisation's ``right_inverse`` and does update g and v.
         """
         for conv in (self.conv1, self.conv2):
+            if self.normalization != "weight":
+                conv.reset_parameters()
+                continue
             fresh = nn.Conv1d(
                 conv.in_channels, conv.out_channels, conv.kernel_size, dilation=conv.dilation
             ).to(device=conv.bias.device, dtype=conv.bias.dtype)
@@ -75,16 +82,38 @@ class TemporalBlock(nn.Module):
                 conv.bias.copy_(fresh.bias)
         if self.downsample is not None:
             self.downsample.reset_parameters()
-            nn.init.normal_(self.downsample.weight, 0.0, 0.01)
+            if self.normalization == "weight":
+                nn.init.normal_(self.downsample.weight, 0.0, 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.dropout1(self.relu1(self.conv1(self.pad1(x))))
-        out = self.dropout2(self.relu2(self.conv2(self.pad2(out))))
+        out = self.dropout1(self.relu1(self.bn1(self.conv1(self.pad1(x)))))
+        out = self.dropout2(self.relu2(self.bn2(self.conv2(self.pad2(out)))))
         res = x if self.downsample is None else self.downsample(x)
         return self.relu(out + res)
 
 
-class TCNClassifier(TimeSeriesClassifier):
+class TemporalStackClassifier(TimeSeriesClassifier):
+    """A stack of :class:`TemporalBlock` s (``self.network``), pooled over time (``self.pool``),
+    then a linear layer (``self.fc``); subclasses build the three."""
+
+    network: nn.Sequential
+    pool: nn.MaxPool1d | nn.AvgPool1d
+    fc: nn.Linear
+
+    @property
+    def feature_layer(self) -> nn.Module:
+        return self.network[-1]
+
+    def temporal_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of the causal conv stack, ``(batch, channels[-1], time)``."""
+        self.check_input(x)
+        return self.network(x.transpose(1, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(pool_over_time(self.pool, self.temporal_features(x)))
+
+
+class TCNClassifier(TemporalStackClassifier):
     """Dilated causal residual TCN, max-pooled over time, then a linear layer [TSB].
 
     Args:
@@ -139,17 +168,6 @@ class TCNClassifier(TimeSeriesClassifier):
         k = self.config["kernel_size"]
         return 1 + 2 * (k - 1) * sum(2**i for i in range(len(self.config["channels"])))
 
-    @property
-    def feature_layer(self) -> nn.Module:
-        return self.network[-1]
-
-    def temporal_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Output of the causal conv stack, ``(batch, channels[-1], time)``."""
-        self.check_input(x)
-        return self.network(x.transpose(1, 2))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(max_over_time(self.pool, self.temporal_features(x)))
 
 
 def strip_weight_norm(model: nn.Module) -> nn.Module:

@@ -22,7 +22,7 @@ from saliencylab.errors import ConfigError
 from saliencylab.models.base import (
     TimeSeriesClassifier,
     boolean,
-    max_over_time,
+    pool_over_time,
     positive_int,
     probability,
 )
@@ -182,4 +182,4 @@ class TransformerClassifier(TimeSeriesClassifier):
         return self.norm(h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(max_over_time(self.pool, self.encode(x).transpose(1, 2)))
+        return self.fc(pool_over_time(self.pool, self.encode(x).transpose(1, 2)))

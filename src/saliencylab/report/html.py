@@ -71,8 +71,8 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
     store = ResultStore(db)
     trains = train_table(store)
     evals = eval_table(store)
-    if "process" in evals:  # UCR data has no ground truth: its eval cells are quality-only
-        evals = evals[evals["process"] != "UCR"].reset_index(drop=True)
+    if "aup" in evals:  # data without ground truth (UCR, images) has quality cells only
+        evals = evals[evals["aup"].notna()].reset_index(drop=True)
     evals = with_diffs(evals, random_method)
     cells = store.cells_frame()
     quality = quality_section(store, out)
@@ -119,12 +119,12 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
         for by in ("model", "method"):
             plots.distributions(evals, by, out / f"pr_by_{by}.png", random_method)
             parts.append(f"<h2>Precision / recall by {by}</h2><img src='pr_by_{by}.png'>")
-        examples = _examples(run_dir, store, evals)
-        if examples:
-            plots.example_maps(examples, out / "examples.png")
-            parts.append("<h2>Example saliency maps</h2><img src='examples.png'>")
 
     parts.append(quality)
+    examples = _examples(run_dir, store)
+    if examples:
+        plots.example_maps(examples, out / "examples.png")
+        parts.append("<h2>Example saliency maps</h2><img src='examples.png'>")
 
     page = out / "index.html"
     page.write_text("<!doctype html><html><head><meta charset='utf-8'><title>saliencylab "
@@ -134,12 +134,12 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
     return page
 
 
-def _examples(run_dir: Path, store: ResultStore, evals: pd.DataFrame, limit: int = 6):
+def _examples(run_dir: Path, store: ResultStore, limit: int = 6):
     """One example per (model, method) of the first dataset, random baseline left out."""
     cells = store.cells_frame(kind="eval")
     if cells.empty:
         return []
-    first = evals["dataset"].iloc[0]
+    first = cells["dataset"].iloc[0]
     chosen = cells[(cells["dataset"] == first) & (cells["method"] != "random")]
     out = []
     for row in chosen.head(limit).itertuples():

@@ -68,19 +68,24 @@ def distributions(evals: pd.DataFrame, by: str, path: Path,
 
 
 def example_maps(examples: list[tuple[str, np.lib.npyio.NpzFile]], path: Path) -> Path:
-    """For each (title, npz) the first sample: input, ground-truth box, saliency map."""
+    """For each (title, npz) the first sample: input, ground-truth box, saliency map (series
+    with time on the x axis, as in the papers' figures; images as their channel mean)."""
     n = len(examples)
     fig, axes = plt.subplots(n, 3, figsize=(9.5, 2.9 * n), squeeze=False)
     for row, (title, ex) in zip(axes, examples, strict=True):
         x, mask, sal = ex["x"][0], ex["mask"][0], ex["saliency"][0]
         panels = ((x, "input", "viridis"), (mask.astype(float), "ground truth", "Greys"),
                   (sal, "saliency", "hot"))
+        image = np.asarray(x).ndim == 3
         for ax, (img, name, cmap) in zip(row, panels, strict=True):
-            # (time, features) shown with time on the x axis, as in the papers' figures.
-            ax.imshow(np.asarray(img).T, aspect="auto", cmap=cmap, origin="lower")
+            img = np.asarray(img, dtype=float)
+            if image:
+                ax.imshow(img.mean(0), cmap=cmap)
+            else:
+                ax.imshow(img.T, aspect="auto", cmap=cmap, origin="lower")
+                ax.set_xlabel("time")
+                ax.set_ylabel("feature")
             ax.set_title(f"{name} — {title}" if name == "saliency" else name, fontsize=8)
-            ax.set_xlabel("time")
-            ax.set_ylabel("feature")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -39,10 +39,15 @@ ENTRY = ["model", "dataset", "method"]
 
 
 def _orientation() -> dict[str, bool]:
-    from saliencylab.bench.cells import metric_catalog
+    """Orientation of every per-sample score the quality section shows (the [TSB] ground truth
+    has its own tables)."""
+    from saliencylab.metrics import METRICS
 
-    return {m.name: m.higher_is_better for m in metric_catalog()
-            if m.applies_to == "classification"}
+    out: dict[str, bool] = {}
+    for m in METRICS.values():
+        if m.category != "groundtruth":
+            out.update(m.outputs or {m.name: m.higher_is_better})
+    return out
 
 
 def quality_frame(store: ResultStore) -> pd.DataFrame:
@@ -53,12 +58,8 @@ def quality_frame(store: ResultStore) -> pd.DataFrame:
     is not the traditional one; ``dataset`` is ``design/process`` for synthetic data and the
     archive name for UCR data.
     """
-    from saliencylab.bench.cells import UCR_PROCESS
-
     names = set(_orientation())
-    frames = [store.results_frame(kind=k) for k in ("eval", "quality")]
-    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(
-        not f.empty for f in frames) else pd.DataFrame()
+    frame = store.results_frame(kind="eval")
     if frame.empty:
         return pd.DataFrame(columns=[*ENTRY, "metric", "value", "se", "n"])
     frame = frame[frame["metric"].isin(names) & frame["statistic"].isin(["mean", "se", "n"])]
@@ -66,7 +67,7 @@ def quality_frame(store: ResultStore) -> pd.DataFrame:
         return pd.DataFrame(columns=[*ENTRY, "metric", "value", "se", "n"])
     frame = frame.copy()
     process = frame["process"] if "process" in frame else pd.Series("", index=frame.index)
-    frame["dataset"] = [d if p in (UCR_PROCESS, "") or not isinstance(p, str) else f"{d}/{p}"
+    frame["dataset"] = [d if not p or not isinstance(p, str) else f"{d}/{p}"
                         for d, p in zip(frame["dataset"], process.fillna(""), strict=True)]
     training = frame["training"] if "training" in frame else pd.Series(
         "traditional", index=frame.index)

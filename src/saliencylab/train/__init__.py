@@ -12,6 +12,7 @@ from saliencylab.train.trainer import (
     make_checkpoint,
     model_from_checkpoint,
     predict_logits,
+    read_checkpoint,
     save_checkpoint,
     write_checkpoint,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "make_checkpoint",
     "model_from_checkpoint",
     "predict_logits",
+    "read_checkpoint",
     "save_checkpoint",
     "write_checkpoint",
 ]

@@ -49,6 +49,7 @@ from saliencylab.train.masking import (
     get_masking,
     unit_shape,
 )
+from saliencylab.utils import eval_mode
 
 __all__ = ["SaliencyGuided", "fine_tune", "kl_divergence", "lowest_saliency_mask"]
 
@@ -223,40 +224,35 @@ class SaliencyGuided:
 
         The model runs in eval mode for it; its previous mode is restored.
         """
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.enable_grad():
-                if x.is_floating_point():
-                    leaf = x.detach().requires_grad_(True)
-                    logits = model(leaf)
-                else:
-                    captured: list[torch.Tensor] = []
+        with eval_mode(model), torch.enable_grad():
+            if x.is_floating_point():
+                leaf = x.detach().requires_grad_(True)
+                logits = model(leaf)
+            else:
+                captured: list[torch.Tensor] = []
 
-                    def hook(_module, _inputs, out):
-                        # A detached leaf: the gradient stops here, no parameter gradients.
-                        out = out.detach().requires_grad_(True)
-                        captured.append(out)
-                        return out
+                def hook(_module, _inputs, out):
+                    # A detached leaf: the gradient stops here, no parameter gradients.
+                    out = out.detach().requires_grad_(True)
+                    captured.append(out)
+                    return out
 
-                    handle = self._embedding_module(model).register_forward_hook(hook)
-                    try:
-                        logits = model(x)
-                    finally:
-                        handle.remove()
-                    if len(captured) != 1:
-                        raise NotApplicableError(
-                            f"the embedding layer ran {len(captured)} times in one forward pass; "
-                            "expected once"
-                        )
-                    leaf = captured[0]
-                if logits.dim() != 2 or logits.shape[0] != x.shape[0]:
-                    raise ShapeError(
-                        f"model must return logits (batch, classes), got {tuple(logits.shape)}"
+                handle = self._embedding_module(model).register_forward_hook(hook)
+                try:
+                    logits = model(x)
+                finally:
+                    handle.remove()
+                if len(captured) != 1:
+                    raise NotApplicableError(
+                        f"the embedding layer ran {len(captured)} times in one forward pass; "
+                        "expected once"
                     )
-                (grad,) = torch.autograd.grad(logits.gather(1, y.view(-1, 1)).sum(), leaf)
-        finally:
-            model.train(was_training)
+                leaf = captured[0]
+            if logits.dim() != 2 or logits.shape[0] != x.shape[0]:
+                raise ShapeError(
+                    f"model must return logits (batch, classes), got {tuple(logits.shape)}"
+                )
+            (grad,) = torch.autograd.grad(logits.gather(1, y.view(-1, 1)).sum(), leaf)
         if not x.is_floating_point():
             return grad.sum(-1)  # (B, L, D) -> per token
         if x.dim() == 4:

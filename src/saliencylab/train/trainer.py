@@ -33,7 +33,14 @@ from torch import nn
 
 from saliencylab.errors import ConfigError, SaliencyLabError, ShapeError
 from saliencylab.train.procedures import Traditional, TrainingProcedure
-from saliencylab.utils import check_finite, make_generator, resolve_device, seed_everything
+from saliencylab.utils import (
+    check_finite,
+    eval_mode,
+    make_generator,
+    model_device,
+    resolve_device,
+    seed_everything,
+)
 
 CHECKPOINT_FORMAT = 1
 
@@ -96,13 +103,9 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Logits of ``model`` on ``x`` in eval mode, in chunks, on the model's device."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    device = model_device(model)
+    with eval_mode(model):
         out = [model(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
 
 
@@ -259,13 +262,19 @@ def make_checkpoint(
     model: nn.Module,
     *,
     data_config: Any = None,
+    data_spec: dict[str, Any] | None = None,
+    task: dict[str, Any] | None = None,
     train_config: TrainConfig | None = None,
     procedure: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything needed to rebuild ``model`` as a plain, picklable dict (CPU tensors).
+    """Everything needed to rebuild ``model`` and find its data, as a dict of plain values and
+    CPU tensors (readable with ``torch.load(weights_only=True)``).
 
-    The model must carry ``model.config`` (every registry model does).
+    ``data_spec`` is the dataset's recipe (``Dataset.spec``: source name, process, data
+    directory, seed, options) and ``task`` the training task that made the model, so
+    ``explain`` and ``evaluate`` need the checkpoint file alone. The model must carry
+    ``model.config`` (every registry model does).
     """
     if not isinstance(getattr(model, "config", None), dict):
         raise SaliencyLabError(
@@ -277,6 +286,8 @@ def make_checkpoint(
         "model_config": dict(model.config),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "data_config": _to_plain(data_config),
+        "data_spec": dict(data_spec or {}),
+        "task": dict(task or {}),
         "train_config": _to_plain(train_config),
         "procedure": procedure or {},
         "metrics": metrics or {},
@@ -316,6 +327,23 @@ def model_from_checkpoint(
     return model, {k: v for k, v in payload.items() if k != "state_dict"}
 
 
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint dict in ``path``, read with ``weights_only=True`` (tensors and plain
+    values only: a file cannot run code when it is loaded)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SaliencyLabError(f"checkpoint file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unpickling failure means "not our checkpoint"
+        raise SaliencyLabError(f"{path} is not a readable saliencylab checkpoint (tensors and "
+                               f"plain values only): {exc}") from exc
+    if not isinstance(payload, dict):
+        raise SaliencyLabError(f"{path} is not a saliencylab checkpoint (it holds a "
+                               f"{type(payload).__name__}, not a dict)")
+    return payload
+
+
 def load_checkpoint(
     path: str | Path, device: str | torch.device | None = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -326,10 +354,7 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise SaliencyLabError(f"checkpoint file not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # any unpickling failure means "not our checkpoint"
-        raise SaliencyLabError(f"{path} is not a readable saliencylab checkpoint: {exc}") from exc
+    payload = read_checkpoint(path)
     try:
         return model_from_checkpoint(payload, device)
     except SaliencyLabError as exc:
