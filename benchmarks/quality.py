@@ -45,6 +45,7 @@ from torch import nn
 
 from saliencylab.explain import explain
 from saliencylab.metrics import (
+    MetricContext,
     faithfulness,
     inter_class_sensitivity,
     make_explain_fn,
@@ -258,11 +259,12 @@ def main() -> None:
     qcommon = dict(model=wrapped, x_batch=xq, y_batch=yq, explain_func=q_explain,
                    device=str(device), batch_size=args.quantus_batch)
     qflags = dict(abs=False, normalise=False, disable_warnings=True, display_progressbar=False)
+    ctx = MetricContext(explain_fn=fn, batch_size=bs, generator=0)
     print(f"\n{'metric':<26} {'ours':>10}   {'baseline':<34} {'time':>9}   speed-up")
 
     # robustness -------------------------------------------------------------------------
-    t_ours, ours = timed(lambda: robustness(model, x, y, maps, explain_fn=fn, radius=args.radius,
-                                            relative=True, batch_size=bs, generator=0))
+    t_ours, ours = timed(lambda: robustness(model, x, y, maps, context=ctx, radius=args.radius,
+                                            relative=True))
     if quantus is not None:
         metric = quantus.MaxSensitivity(
             nr_samples=10, lower_bound=args.radius,  # default: batch_uniform_noise in ±r
@@ -284,8 +286,7 @@ def main() -> None:
 
     # sanity -----------------------------------------------------------------------------
     # include_norm: Quantus randomises every module with reset_parameters, BatchNorm included
-    t_ours, ours = timed(lambda: sanity(model, x, y, maps, explain_fn=fn, batch_size=bs,
-                                        include_norm=True, generator=0))
+    t_ours, ours = timed(lambda: sanity(model, x, y, maps, context=ctx, include_norm=True))
     if quantus is not None:
         metric = quantus.MPRT(layer_order="top_down", similarity_func=skimage_ssim_1d,
                               return_average_correlation=True, **qflags)
@@ -306,7 +307,7 @@ def main() -> None:
         ours.cpu(), ref)
 
     # faithfulness -----------------------------------------------------------------------
-    t_ours, ours = timed(lambda: faithfulness(model, x, y, maps, batch_size=bs))
+    t_ours, ours = timed(lambda: faithfulness(model, x, y, maps, context=ctx))
     t_l, loop = timed(lambda: loop_faithfulness(model, x, y, maps, 0.15))
     row("faithfulness", t_ours, "per-sample loop (authors' style)", t_l, ours, loop)
     if quantus is not None:
@@ -322,8 +323,7 @@ def main() -> None:
                   f"{type(exc).__name__}: {str(exc)[:80]}")
 
     # inter-class sensitivity ------------------------------------------------------------
-    t_ours, ours = timed(lambda: inter_class_sensitivity(model, x, y, maps, explain_fn=fn,
-                                                         batch_size=bs))
+    t_ours, ours = timed(lambda: inter_class_sensitivity(model, x, y, maps, context=ctx))
     if quantus is not None:
         metric = quantus.RandomLogit(num_classes=2, similarity_func=cosine_distance,
                                      seed=0, **qflags)

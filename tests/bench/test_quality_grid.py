@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from saliencylab.bench.cells import EvalTask, cell_metrics
-from saliencylab.bench.config import OBJ_METHODS, OBJ_METRICS, GridConfig, load_config
+from saliencylab.bench.cells import EvalTask
+from saliencylab.bench.config import (
+    OBJ_METHODS,
+    OBJ_METRICS,
+    GridConfig,
+    cell_metrics,
+    load_config,
+)
 from saliencylab.bench.runner import eval_tasks, run_grid, train_tasks
 from saliencylab.bench.store import ResultStore
 from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError

@@ -54,8 +54,8 @@ def test_evaluate_writes_quality_cells_and_a_rerun_skips_them(checkpoint, tmp_pa
     first = _invoke(*args)
     assert first.exit_code == 0, first.output
     with ResultStore(tmp_path / "results.sqlite") as store:
-        assert store.count(kind="quality") == 2
-        frame = store.results_frame(kind="quality")
+        assert store.count(kind="eval") == 2  # the eval cells `bench` writes
+        frame = store.results_frame(kind="eval")
         keys = sorted(store.finished_keys())
         before = {k: store.rows(k) for k in keys}
         per_sample = store.per_sample(keys[0], "faithfulness")
@@ -65,14 +65,16 @@ def test_evaluate_writes_quality_cells_and_a_rerun_skips_them(checkpoint, tmp_pa
     for method in ("gradient", "random"):
         assert -1.0 <= means[(method, "faithfulness")] <= 1.0  # a probability difference
         assert means[(method, "stability")] <= 0.0  # minus a DTW distance
-    counts = frame[frame["statistic"] == "n"]
+    counts = frame[(frame["statistic"] == "n") & frame["metric"].isin(["faithfulness",
+                                                                        "stability"])]
     assert set(counts["value"]) == {6.0}
+    assert "aup" in set(frame["metric"])  # synthetic data: every eval cell has the ground truth
     assert per_sample.shape == (6,)
     assert "faithfulness" in first.output and "stability" in first.output
 
     second = _invoke(*args)
     assert second.exit_code == 0, second.output
-    assert second.output.count("stored, skipped") == 2
+    assert "0 run, 2 already stored" in second.output
     with ResultStore(tmp_path / "results.sqlite") as store:
         assert store.count() == 2
         assert {k: store.rows(k) for k in keys} == before
@@ -118,6 +120,7 @@ def test_groundtruth_metrics_do_not_apply_to_real_data(tmp_path):
                      "--metrics", "aup", "--run-dir", str(tmp_path / "run"))
     assert isinstance(result.exception, NotApplicableError)
     assert "GunPoint" in str(result.exception) and "faithfulness" in str(result.exception)
+    assert "ground-truth" in str(result.exception)
 
 
 def test_bench_certify_presets_dispatch_to_run_certify(monkeypatch, tmp_path):

@@ -74,7 +74,8 @@ def test_registry_lists_sources_by_kind():
     assert seg["SyntheticSegmentation"].task == "segmentation"
     assert seg["SyntheticSegmentation"].has_groundtruth
     assert seg["ToolTracking"].needs_data_dir and seg["ToolTracking"].task == "segmentation"
-    assert len(list_sources()) == 10 + 3 + len(SHIPPED_DATASETS) + 2
+    assert [s.name for s in list_sources("image")] == ["digits"]
+    assert len(list_sources()) == 10 + 3 + len(SHIPPED_DATASETS) + 2 + 1
     with pytest.raises(UnknownNameError, match="did you mean 'synthetic'"):
         list_sources("synthtic")
 

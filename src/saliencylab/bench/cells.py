@@ -288,21 +288,3 @@ def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
                         mask=mask.numpy(), saliency=saliency[:n_ex].cpu().numpy())
     return CellOutput(rows=rows, seconds=time.perf_counter() - start,
                       per_sample=per_sample, examples=buf.getvalue())
-
-
-def cell_metrics(dataset: str, metrics: list[str] | tuple[str, ...], *, data_dir: str | None
-                 = None) -> tuple[str, ...]:
-    """The metric names an eval cell on ``dataset`` computes: ``metrics`` (names, groups,
-    ``all``) resolved for that source, plus the [TSB] ground truth where the source has it."""
-    from saliencylab.metrics import resolve_metrics
-
-    source = source_of(dataset, data_dir)
-    spec = list(metrics)
-    tsb = source.has_groundtruth and source.has_background
-    if tsb and "groundtruth" not in spec and "all" not in spec:
-        spec = ["groundtruth", *spec]
-    if not spec:
-        return ()
-    return tuple(resolve_metrics(spec, modality=source.modality, task=source.task,
-                                 has_groundtruth=source.has_groundtruth,
-                                 has_background=source.has_background))

@@ -42,7 +42,10 @@ from pydantic import (
 
 from saliencylab.data import Source, archive_source, get_source
 from saliencylab.data.ucr import archive_name
-from saliencylab.errors import ConfigError, UnknownNameError
+from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
+from saliencylab.explain.registry import get_method
+from saliencylab.metrics import check_metric_options, resolve_metrics
+from saliencylab.models import get_model_info
 
 # The ten methods of the [TSB] benchmark (Section 4 of the paper).
 TSB_METHODS = [
@@ -212,11 +215,6 @@ class GridConfig(_Strict):
 
     def validate_names(self) -> None:
         """Check every name and option against the registries before any work is done."""
-        from saliencylab.bench.cells import cell_metrics
-        from saliencylab.explain.registry import get_method
-        from saliencylab.metrics import check_metric_options
-        from saliencylab.models import get_model_info
-
         for model in self.models:
             get_model_info(model)
         for label in self.all_methods():
@@ -228,6 +226,25 @@ class GridConfig(_Strict):
                 raise ConfigError(
                     f"dataset {dataset} has no ground truth, so its maps need metrics: add e.g. "
                     "metrics: [all] (see `saliencylab metrics`)")
+
+
+def cell_metrics(dataset: str, metrics: list[str] | tuple[str, ...], *, data_dir: str | None
+                 = None) -> tuple[str, ...]:
+    """The metric names an eval cell on ``dataset`` computes: ``metrics`` (names, groups,
+    ``all``) resolved for that source, plus the [TSB] ground truth where the source has it."""
+    source = source_of(dataset, data_dir)
+    spec = list(metrics)
+    tsb = source.has_groundtruth and source.has_background
+    if tsb and "groundtruth" not in spec and "all" not in spec:
+        spec = ["groundtruth", *spec]
+    if not spec:
+        return ()
+    try:
+        return tuple(resolve_metrics(spec, modality=source.modality, task=source.task,
+                                     has_groundtruth=source.has_groundtruth,
+                                     has_background=source.has_background))
+    except NotApplicableError as exc:
+        raise NotApplicableError(f"{source.name}: {exc}") from None
 
 
 def source_of(name: str, data_dir: str | None = None) -> Source:

@@ -30,11 +30,10 @@ from rich.progress import (
 from saliencylab.bench.cells import (
     EvalTask,
     TrainTask,
-    cell_metrics,
     run_eval_cell,
     run_train_cell,
 )
-from saliencylab.bench.config import GridConfig, dump_config
+from saliencylab.bench.config import GridConfig, cell_metrics, dump_config
 from saliencylab.bench.executors import make_executor
 from saliencylab.bench.store import ResultStore
 from saliencylab.train import read_checkpoint, write_checkpoint
@@ -94,22 +93,11 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def run_grid(
-    grid: GridConfig,
-    run_dir: str | Path,
-    *,
-    executor: str = "local",
-    workers: int = 0,
-    address: str | None = None,
-    progress: bool = True,
-    max_cells: int | None = None,
-) -> RunSummary:
+def run_grid(grid: GridConfig, run_dir: str | Path, **options: Any) -> RunSummary:
     """Run (or resume) ``grid`` in ``run_dir``; returns how many cells ran and were skipped.
 
-    Args:
-        executor: ``"local"`` (in-process, or a process pool when ``workers`` > 1) or ``"ray"``.
-        address: Ray cluster address (``None`` starts a local Ray instance).
-        max_cells: stop after this many newly run cells (for smoke tests and time-boxed runs).
+    ``options`` are those of :func:`run_tasks`: ``executor``, ``workers``, ``address``,
+    ``progress``, ``max_cells``.
     """
     grid.validate_names()
     run_dir = Path(run_dir)
@@ -117,8 +105,7 @@ def run_grid(
     dump_config(grid, run_dir / "grid.yaml")
     trains = train_tasks(grid)
     return run_tasks(run_dir, trains, eval_tasks(grid, trains), title=f"bench {grid.name}",
-                     executor=executor, workers=workers, address=address, progress=progress,
-                     max_cells=max_cells)
+                     **options)
 
 
 def run_tasks(
@@ -139,6 +126,11 @@ def run_tasks(
     The one driver of every experiment (``bench``, ``evaluate``, the certification). An eval
     cell explains the model its ``train`` task trained in this run directory, or, when its
     ``model_hash`` is set, ``checkpoints[model_hash]`` (a checkpoint given from outside).
+
+    Args:
+        executor: ``"local"`` (in-process, or a process pool when ``workers`` > 1) or ``"ray"``.
+        address: Ray cluster address (``None`` starts a local Ray instance).
+        max_cells: stop after this many newly run cells (for smoke tests and time-boxed runs).
     """
     run_dir = Path(run_dir)
     (run_dir / "models").mkdir(parents=True, exist_ok=True)

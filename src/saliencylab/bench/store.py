@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from saliencylab.errors import ConfigError, InvalidDataError, SaliencyLabError, UnknownNameError
+from saliencylab.utils import _jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,8 +74,6 @@ _RESULT_COLUMNS = ("metric", "statistic", "value")
 
 def _json_default(obj: Any) -> Any:
     # Lazy: saliencylab.utils imports torch, which readers of a results file do not need.
-    from saliencylab.utils import _jsonable
-
     return _jsonable(obj)
 
 

@@ -137,8 +137,8 @@ def evaluate(
     Each method is one eval cell of ``saliencylab bench`` (the same function, rows and store
     schema), seeded by the checkpoint's seed; a rerun skips what is stored.
     """
-    from saliencylab.bench.cells import EvalTask, cell_metrics
-    from saliencylab.bench.config import EvalSettings
+    from saliencylab.bench.cells import EvalTask
+    from saliencylab.bench.config import EvalSettings, cell_metrics
     from saliencylab.bench.runner import run_tasks
     from saliencylab.bench.store import ResultStore
     from saliencylab.explain import OBJ_PRESETS

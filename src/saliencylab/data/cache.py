@@ -3,8 +3,8 @@
 A cache file is a ``torch.save`` payload ``{"version": ..., "config": ..., ...}``: written
 atomically, read back with ``weights_only=True`` (tensors and plain containers only, nothing that
 can run code) and ignored (``None``) when it is missing, of another format version or config, or
-unreadable (with a warning). :func:`encode_splits` / :func:`decode_splits` store every field of
-each :class:`~saliencylab.data.Split` (``x``, ``y``, ``mask``, ``starts``, ``lengths``).
+unreadable (with a warning). :func:`cached_dataset` stores every field of each
+:class:`~saliencylab.data.Split` (``x``, ``y``, ``mask``, ``starts``, ``lengths``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,22 +20,12 @@ import torch
 
 from saliencylab.data.dataset import Dataset, Split
 
-__all__ = ["decode_splits", "encode_splits", "load_or_build", "read_payload", "write_payload"]
+__all__ = ["cached_dataset", "load_or_build", "read_payload", "write_payload"]
 
 T = TypeVar("T")
 
 _UNREADABLE = (OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError,
                pickle.UnpicklingError)
-
-
-def encode_splits(dataset: Dataset) -> dict[str, dict[str, torch.Tensor | None]]:
-    """``{split name: {field: tensor or None}}`` of every split, for a cache payload."""
-    return {name: split.tensors() for name, split in dataset.splits.items()}
-
-
-def decode_splits(encoded: dict[str, dict[str, Any]]) -> dict[str, Split]:
-    """The :class:`~saliencylab.data.Split` s of :func:`encode_splits`' output."""
-    return {name: Split(**tensors) for name, tensors in encoded.items()}
 
 
 def write_payload(path: Path, payload: dict[str, Any]) -> None:
@@ -99,3 +89,44 @@ def load_or_build(
     dataset.meta.update(from_cache=False, cache_path=str(path))
     save(dataset, path)
     return dataset
+
+
+#: ``assemble(splits, scaler state or None, meta) -> Dataset``: the loader's own constructor.
+Assemble = Callable[[dict[str, Split], "Mapping[str, Any] | None", dict[str, Any]], Dataset]
+
+
+def cached_dataset(
+    path: Path | None,
+    config: Any,
+    *,
+    version: int,
+    what: str,
+    build: Callable[[], Dataset],
+    assemble: Assemble,
+) -> Dataset:
+    """The dataset of ``config`` from the cache file ``path``, or ``build()`` written there.
+
+    The payload holds the format ``version``, ``config.model_dump()``, every split, the
+    scaler's state and ``meta``; ``assemble`` turns the read parts back into a dataset (the
+    background sampler and scaler are the loader's business). ``path=None`` disables the cache.
+    """
+    expected = config.model_dump()
+
+    def save(dataset: Dataset, target: Path) -> None:
+        write_payload(target, {
+            "version": version,
+            "config": expected,
+            "splits": {name: split.tensors() for name, split in dataset.splits.items()},
+            "scaler": None if dataset.scaler is None else dataset.scaler.state_dict(),
+            "meta": dataset.meta,
+        })
+
+    def decode(payload: dict[str, Any]) -> Dataset:
+        splits = {name: Split(**tensors) for name, tensors in payload["splits"].items()}
+        return assemble(splits, payload.get("scaler"), dict(payload["meta"]))
+
+    def load(source: Path) -> Dataset | None:
+        return read_payload(source, version=version, config=expected, decode=decode, what=what,
+                            stacklevel=6)
+
+    return load_or_build(path, build, load, save)

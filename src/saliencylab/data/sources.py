@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from saliencylab.data.dataset import MODALITIES, TASKS, Dataset
+from saliencylab.data.images import load_digits
 from saliencylab.data.names import canonical_name, check_name
 from saliencylab.data.processes import PROCESSES
 from saliencylab.data.segmentation import (
@@ -492,8 +493,6 @@ DIGITS_OPTIONS = ("n_val", "n_test", "standardize")
 
 def _load_digits_source(name: str, *, process: str | None, data_dir: str | None, seed: int,
                         cache: bool, **options: Any) -> Dataset:
-    from saliencylab.data.images import load_digits
-
     _no_data_dir(name, data_dir)
     return load_digits(seed=seed, **options)
 

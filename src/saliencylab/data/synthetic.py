@@ -35,38 +35,12 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from saliencylab.data.cache import (
-    decode_splits,
-    encode_splits,
-    load_or_build,
-    read_payload,
-    write_payload,
-)
-from saliencylab.data.dataset import Dataset, Split, TimeSeriesDataset
+from saliencylab.data.cache import cached_dataset
+from saliencylab.data.dataset import Dataset, Split
 from saliencylab.data.processes import PROCESSES, sample_process
 from saliencylab.data.scaling import MinMaxScaler
 from saliencylab.errors import ConfigError, UnknownNameError
 from saliencylab.utils import cache_dir, make_generator, stable_hash
-
-__all__ = [
-    "ALL_DESIGNS",
-    "DESIGNS",
-    "DESIGN_SPECS",
-    "DesignSpec",
-    "Split",
-    "SyntheticConfig",
-    "TimeSeriesDataset",
-    "VANISHING_DESIGNS",
-    "balanced_labels",
-    "box_mask",
-    "cache_path",
-    "draw_background",
-    "generate_synthetic",
-    "get_design",
-    "list_datasets",
-    "load_synthetic",
-    "make_split",
-]
 
 # Bump when the generators or the cache payload change, so old cache files are not reused.
 # 2: splits store every Split field (``lengths`` too).
@@ -470,28 +444,6 @@ def cache_path(config: SyntheticConfig) -> Path:
     return cache_dir() / "data" / f"{key}.pt"
 
 
-def _save(dataset: Dataset, path: Path) -> None:
-    write_payload(path, {
-        "version": DATA_FORMAT_VERSION,
-        "config": dataset.config.model_dump(),
-        "splits": encode_splits(dataset),
-        "scaler": None if dataset.scaler is None else dataset.scaler.state_dict(),
-        "meta": dataset.meta,
-    })
-
-
-def _load(path: Path, config: SyntheticConfig) -> Dataset | None:
-    """The cached dataset, or None if the file is missing, unreadable or for another config."""
-    def decode(payload: dict[str, Any]) -> Dataset:
-        splits = decode_splits(payload["splits"])
-        scaler = (None if payload["scaler"] is None
-                  else MinMaxScaler.from_state_dict(payload["scaler"]))
-        return _assemble(config, splits, scaler, dict(payload["meta"]))
-
-    return read_payload(path, version=DATA_FORMAT_VERSION, config=config.model_dump(),
-                        decode=decode, what="dataset cache")
-
-
 def load_synthetic(
     design: str | SyntheticConfig,
     process: str | None = None,
@@ -527,8 +479,12 @@ def load_synthetic(
             fields["process"] = process
         config = SyntheticConfig(**fields)
     path = cache_path(config) if cache else None
-    return load_or_build(path, partial(generate_synthetic, config), partial(_load, config=config),
-                         _save)
+    def assemble(splits: dict[str, Split], scaler: Any, meta: dict[str, Any]) -> Dataset:
+        return _assemble(config, splits, None if scaler is None
+                         else MinMaxScaler.from_state_dict(scaler), meta)
+
+    return cached_dataset(path, config, version=DATA_FORMAT_VERSION, what="dataset cache",
+                          build=partial(generate_synthetic, config), assemble=assemble)
 
 
 def list_datasets(include_vanishing: bool = True) -> list[dict[str, Any]]:

@@ -55,13 +55,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from saliencylab.data.cache import (
-    decode_splits,
-    encode_splits,
-    load_or_build,
-    read_payload,
-    write_payload,
-)
+from saliencylab.data.cache import cached_dataset
 from saliencylab.data.dataset import Dataset, Split
 from saliencylab.data.names import canonical_name, check_name
 from saliencylab.errors import ConfigError, InvalidDataError, SaliencyLabError
@@ -555,25 +549,6 @@ def _cache_file(config: UCRConfig, stamp: Any) -> Path:
     return cache_dir() / "ucr" / f"{safe}-{key}.pt"
 
 
-def _save(dataset: Dataset, path: Path) -> None:
-    write_payload(path, {
-        "version": UCR_FORMAT_VERSION,
-        "config": dataset.config.model_dump(),
-        "splits": encode_splits(dataset),
-        "meta": dataset.meta,
-    })
-
-
-def _load_cached(path: Path, config: UCRConfig) -> Dataset | None:
-    def decode(payload: dict[str, Any]) -> Dataset:
-        splits = decode_splits(payload["splits"])
-        return Dataset(config=config, train=splits["train"], val=splits["val"],
-                       test=splits["test"], meta=dict(payload["meta"]))
-
-    return read_payload(path, version=UCR_FORMAT_VERSION, config=config.model_dump(),
-                        decode=decode, what="UCR cache")
-
-
 def load_ucr(
     name: str,
     *,
@@ -629,5 +604,9 @@ def load_ucr(
         val_fraction=val_fraction, seed=seed, padding=padding,
     )
     path = _cache_file(config, _source_stamp(config)) if cache else None
-    return load_or_build(path, partial(_build, config), partial(_load_cached, config=config),
-                         _save)
+    def assemble(splits: dict[str, Split], _scaler: Any, meta: dict[str, Any]) -> Dataset:
+        return Dataset(config=config, train=splits["train"], val=splits["val"],
+                       test=splits["test"], meta=meta)
+
+    return cached_dataset(path, config, version=UCR_FORMAT_VERSION, what="UCR cache",
+                          build=partial(_build, config), assemble=assemble)

@@ -33,9 +33,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from saliencylab.bench.cells import EvalTask, TrainTask
 from saliencylab.bench.runner import run_tasks
 from saliencylab.bench.store import ResultStore
+from saliencylab.report.html import write_report
 
 __all__ = ["CIFAR_REFERENCE", "LAMBDAS_TV", "CertifySettings", "certify_tasks", "run_certify"]
 
@@ -156,10 +159,6 @@ def run_certify(run_dir: str | Path, *, quick: bool = True, seed: int = 0,
         settings: explicit sizes (overrides ``quick``).
         progress: show a progress bar over the cells.
     """
-    import pandas as pd
-
-    from saliencylab.report.html import write_report
-
     settings = settings or (CertifySettings.quick() if quick else CertifySettings())
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from saliencylab.bench.store import ResultStore  # noqa: E402
+from saliencylab.explain.registry import METHODS  # noqa: E402
+from saliencylab.metrics import METRICS  # noqa: E402
+from saliencylab.metrics.normalize import (  # noqa: E402
+    metric_correlation,
+    normalize_scores,
+    zscore,
+)
 
 __all__ = ["correlation_heatmap", "metric_method_heatmaps", "normalized_heatmap",
            "normalized_scores", "quality_frame", "quality_section"]
@@ -41,8 +48,6 @@ ENTRY = ["model", "dataset", "method"]
 def _orientation() -> dict[str, bool]:
     """Orientation of every per-sample score the quality section shows (the [TSB] ground truth
     has its own tables)."""
-    from saliencylab.metrics import METRICS
-
     out: dict[str, bool] = {}
     for m in METRICS.values():
         if m.category != "groundtruth":
@@ -86,8 +91,6 @@ def quality_frame(store: ResultStore) -> pd.DataFrame:
 def normalized_scores(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with ``z``: [OBJ] normalisation per (metric, dataset) across methods and models,
     oriented so that higher is better (lower-is-better metrics are negated first)."""
-    from saliencylab.metrics.normalize import normalize_scores
-
     orient = _orientation()
     signed = frame.copy()
     signed["oriented"] = [v if orient.get(m, True) else -v
@@ -102,8 +105,6 @@ def _metric_order(frame: pd.DataFrame) -> list[str]:
 
 def _method_order(frame: pd.DataFrame) -> list[str]:
     """Methods in the registry's order (gradient first, random baselines last), TSR after."""
-    from saliencylab.explain.registry import METHODS
-
     order = {name: i for i, name in enumerate(METHODS)}
 
     def key(label: str) -> tuple[int, bool, str]:
@@ -157,8 +158,6 @@ def metric_method_heatmaps(frame: pd.DataFrame, path: Path) -> Path:
                                 aggfunc="mean").reindex(index=metrics, columns=methods)
         raw = table.to_numpy(dtype=float)
         z = np.full_like(raw, np.nan)
-        from saliencylab.metrics.normalize import zscore
-
         for i, metric in enumerate(metrics):
             sign = 1.0 if orient.get(metric, True) else -1.0
             z[i] = zscore(sign * raw[i]) if np.isfinite(raw[i]).any() else np.nan
@@ -204,8 +203,6 @@ def correlation_heatmap(scores: pd.DataFrame, path: Path) -> tuple[Path, pd.Data
     """Pearson correlation of the metrics' normalised, oriented scores (``z`` of
     :func:`normalized_scores`) over (model, dataset, method) entries, annotated; None when
     fewer than 3 entries or 2 metrics are there to correlate."""
-    from saliencylab.metrics.normalize import metric_correlation
-
     orient = _orientation()
     metrics = _metric_order(scores)
     entries = scores.groupby(ENTRY).ngroups

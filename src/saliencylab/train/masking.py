@@ -184,9 +184,9 @@ class RandomInRange:
             batch draws from the same range. ``None`` (default): min/max over the current batch
             (all samples and time steps / pixels), which is what a trainer sees without the data.
         feature_dim: the feature (channel) axis; ``None`` = ``1`` for 4-d image batches, else -1.
-        scope: ``"feature"`` (default, the SPEC definition) or ``"sample"``: the range is min/max
-            over all values of one sample, as the authors' image code does (``feature_range``
-            must then be ``None``).
+        scope: ``"feature"`` (default, [SGT] §3: a value within that feature's range) or
+            ``"sample"``: the range is min/max over all values of one sample, as the authors'
+            image code does (``feature_range`` must then be ``None``).
 
     Example:
         >>> x = torch.tensor([[[0.0, 10.0], [1.0, 20.0]]])

@@ -49,6 +49,7 @@ from saliencylab.train.masking import (
     get_masking,
     unit_shape,
 )
+from saliencylab.train.trainer import fit
 from saliencylab.utils import eval_mode
 
 __all__ = ["SaliencyGuided", "fine_tune", "kl_divergence", "lowest_saliency_mask"]
@@ -324,8 +325,6 @@ def fine_tune(
         >>> sgt = SaliencyGuided(k=0.5)
         >>> result = fine_tune(model, data, TrainConfig(epochs=70), sgt)  # doctest: +SKIP
     """
-    from saliencylab.train.trainer import fit
-
     if sgt is None:
         raise ConfigError("fine_tune needs sgt=SaliencyGuided(k=...) (k is dataset-specific)")
     if not isinstance(sgt, SaliencyGuided):

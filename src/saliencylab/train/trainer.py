@@ -32,6 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from torch import nn
 
 from saliencylab.errors import ConfigError, SaliencyLabError, ShapeError
+from saliencylab.models import build_model
 from saliencylab.train.procedures import Traditional, TrainingProcedure
 from saliencylab.utils import (
     check_finite,
@@ -317,8 +318,6 @@ def model_from_checkpoint(
     payload: dict[str, Any], device: str | torch.device | None = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a model from a checkpoint dict; returns ``(model in eval mode, info)``."""
-    from saliencylab.models import build_model
-
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise SaliencyLabError(f"not a saliencylab checkpoint (format {CHECKPOINT_FORMAT})")
     model = build_model(**payload["model_config"])
