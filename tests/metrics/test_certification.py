@@ -223,6 +223,9 @@ def test_label_specific_maps_and_shape_errors() -> None:
         insertion_curve(net, x, specific[:, 0], 0, fill=torch.rand(4, 2, 5, 6))
     with pytest.raises(InvalidDataError, match="values in"):
         masked_probability(net, x, torch.full((3, 1, 5, 5), 2.0), 0)
+    for bad in (0, True, 2.0):  # one batch-size check for the games and the protocol
+        with pytest.raises(ConfigError, match="batch_size must be a positive int"):
+            insertion_curve(net, x, specific[:, 0], 0, batch_size=bad)
 
 
 # ------------------------------------------------------------------------------------------------

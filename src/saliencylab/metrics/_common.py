@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
 from saliencylab.explain.api import explain
-from saliencylab.metrics.protocol import ExplainFn
+from saliencylab.metrics.protocol import ExplainFn, MetricContext, as_context, valid_steps
 from saliencylab.utils import check_finite, chunks, eval_mode, model_device
 
 __all__ = ["ExplainFn", "make_explain_fn"]
@@ -43,13 +43,6 @@ def make_explain_fn(
 
     explain_fn.__name__ = f"explain_{method}"
     return explain_fn
-
-
-def check_batch_size(batch_size: int | None) -> None:
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-    ):
-        raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
 
 
 def check_explain_fn(explain_fn: Any, metric: str) -> ExplainFn:
@@ -111,11 +104,6 @@ def batch_size_of(context: Any, default: int | None) -> int | None:
     return default if context.batch_size is None else context.batch_size
 
 
-def cell_mask(valid: Tensor | None, like: Tensor) -> Tensor | None:
-    """``(N, T)`` valid steps as a ``(N, T, 1)`` mask that broadcasts over ``like``'s features."""
-    return None if valid is None else valid.to(like.device).unsqueeze(-1)
-
-
 def check_map(m: Any, shape: tuple[int, ...], where: str) -> Tensor:
     """A map returned by ``explain_fn`` must be a finite tensor of the inputs' shape."""
     if not isinstance(m, Tensor) or tuple(m.shape) != shape:
@@ -147,29 +135,51 @@ def check_labels(y: Tensor, n_classes: int) -> None:
                          f"{n_classes} logits), got {int(y[bad][0])}")
 
 
-def check_reexplain_args(
-    x: Tensor, y: Tensor, attributions: Tensor | None, explain_fn: Any,
-    batch_size: int | None, metric: str,
-) -> ExplainFn:
-    """The argument checks every metric that re-explains inputs starts with; returns
-    ``explain_fn`` (``metric`` names the metric in the error)."""
+def reexplain_setup(
+    context: MetricContext | None, x: Tensor, y: Tensor | None, attributions: Tensor | None,
+    metric: str,
+) -> tuple[MetricContext, ExplainFn, int | None]:
+    """The start of every metric that re-explains inputs: ``(context, explain_fn, batch_size)``,
+    the checked context, its ``explain_fn`` and the ``explain_fn`` rows per call (default 256;
+    ``metric`` names the metric in the error)."""
+    context = as_context(context)  # checks context.batch_size: the batch size needs no more
     check_inputs(x, y, attributions, need_attributions=False)
-    explain_fn = check_explain_fn(explain_fn, metric)
-    check_batch_size(batch_size)
-    return explain_fn
+    return context, check_explain_fn(context.explain_fn, metric), batch_size_of(context, 256)
+
+
+def on_model_device(
+    model: nn.Module, x: Tensor, y: Tensor | None, context: MetricContext,
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """``(x, y, valid)`` on the model's device: ``x`` detached, ``y`` as long (None stays None)
+    and ``context.valid`` checked against ``x`` (:func:`valid_steps`)."""
+    device = model_device(model)
+    x = x.detach().to(device)
+    y = None if y is None else y.to(device).long()
+    return x, y, valid_steps(context, x)
+
+
+def protocol_inputs(
+    model: nn.Module, x: Tensor, y: Tensor | None, attributions: Tensor | None,
+    context: MetricContext | None, *, need_attributions: bool = True,
+    series_only: str | None = None,
+) -> tuple[MetricContext, Tensor, Tensor | None, Tensor | None]:
+    """The opening of a metric that works on the model's device: ``(context, x, y, valid)``,
+    the arguments checked (:func:`check_inputs`) and moved as in :func:`on_model_device`."""
+    context = as_context(context)
+    check_inputs(x, y, attributions, need_attributions=need_attributions, series_only=series_only)
+    return (context, *on_model_device(model, x, y, context))
 
 
 def reference_maps(
     explain_fn: ExplainFn, model: nn.Module, x: Tensor, y: Tensor,
-    attributions: Tensor | None, batch_size: int | None, where: str,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``(x, y, M(x))`` on the model's device, ``y`` as long; the maps are ``attributions``
-    when given, else explained here (``where`` names that call in errors)."""
-    device = model_device(model)
-    x, y = x.detach().to(device), y.to(device).long()
+    attributions: Tensor | None, context: MetricContext, batch_size: int | None, where: str,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """``(x, y, M(x), valid)`` as :func:`on_model_device`; the maps are ``attributions`` when
+    given, else explained here (``where`` names that call in errors)."""
+    x, y, valid = on_model_device(model, x, y, context)
     if attributions is None:
         attributions = explain_chunked(explain_fn, model, x, y, batch_size, where)
-    return x, y, attributions.detach().to(device)
+    return x, y, attributions.detach().to(x.device), valid
 
 
 def explain_chunked(

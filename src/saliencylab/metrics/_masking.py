@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.metrics.protocol import MetricContext, valid_steps
+from saliencylab.metrics.protocol import MetricContext, check_batch_size, valid_steps
 from saliencylab.targets import targets_2d
 from saliencylab.utils import check_finite, chunks, eval_mode, make_generator, model_device
 
@@ -88,11 +88,6 @@ def fractions_of(fractions: Sequence[float] | Tensor | None) -> Tensor:
     if f.numel() < 1 or not torch.isfinite(f).all() or (f < 0).any() or (f > 1).any():
         raise ConfigError(f"fractions must be values in [0, 1], got {f.tolist()}")
     return f
-
-
-def check_batch_size(batch_size: int | None) -> None:
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
 
 
 def inputs_and_labels(

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import InvalidDataError
-from saliencylab.metrics._common import batch_size_of, check_inputs, maps_for_targets
+from saliencylab.metrics._common import batch_size_of, maps_for_targets, protocol_inputs
 from saliencylab.metrics._masking import (
     DEFAULT_FRACTIONS,
     Fill,
@@ -59,10 +59,10 @@ from saliencylab.metrics.games import (  # importable from here for existing cal
     saliency_metric,
     tune_saliency_threshold,
 )
-from saliencylab.metrics.protocol import MetricContext, MetricOutput, as_context, valid_steps
+from saliencylab.metrics.protocol import MetricContext, MetricOutput
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.targets import targets_2d
-from saliencylab.utils import model_device, resolve_generator
+from saliencylab.utils import resolve_generator
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -138,6 +138,18 @@ class CertificationResult:
         return self.soundness.min(dim=1).values
 
 
+def _certificate(
+    model: nn.Module, inputs: Tensor, lab: Tensor, auc: Tensor, *, eps_completeness: float,
+    eps_soundness: float, batch_size: int | None, **curves: Tensor,
+) -> CertificationResult:
+    """The ratios of ``auc`` (a curve's mean or a masked probability) to the clean probability."""
+    clean = class_probability(model, inputs, lab, batch_size=batch_size)
+    return CertificationResult(
+        labels=lab, auc=auc, clean=clean, completeness=completeness(auc, clean, eps_completeness),
+        soundness=soundness(auc, clean, eps_soundness), **curves,
+    )
+
+
 @torch.no_grad()
 def certify(
     model: nn.Module,
@@ -182,13 +194,9 @@ def certify(
     curves = insertion_curve(model, inputs, maps, lab, fractions=fractions, fill=fill,
                              n_distractors=n_distractors, generator=generator, seed=seed,
                              batch_size=batch_size, valid=valid)
-    auc = curves.mean(-1)
-    clean = class_probability(model, inputs, lab, batch_size=batch_size)
-    return CertificationResult(
-        labels=lab, auc=auc, clean=clean, completeness=completeness(auc, clean, eps_completeness),
-        soundness=soundness(auc, clean, eps_soundness), curves=curves,
-        fractions=fractions_of(fractions).to(curves.dtype),
-    )
+    return _certificate(model, inputs, lab, curves.mean(-1), eps_completeness=eps_completeness,
+                        eps_soundness=eps_soundness, batch_size=batch_size, curves=curves,
+                        fractions=fractions_of(fractions).to(curves.dtype))
 
 
 def masked_probability(
@@ -244,12 +252,8 @@ def certify_masks(
     lab, _ = targets_2d(labels, inputs.shape[0], inputs.device)
     p = masked_probability(model, inputs, masks, lab, fill=fill, n_distractors=n_distractors,
                            generator=generator, seed=seed, batch_size=batch_size)
-    clean = class_probability(model, inputs, lab, batch_size=batch_size)
-    return CertificationResult(
-        labels=lab, auc=p, clean=clean, completeness=completeness(p, clean, eps_completeness),
-        soundness=soundness(p, clean, eps_soundness),
-    )
-
+    return _certificate(model, inputs, lab, p, eps_completeness=eps_completeness,
+                        eps_soundness=eps_soundness, batch_size=batch_size)
 
 
 def certification_scores(
@@ -295,11 +299,8 @@ def certification_scores(
         >>> sorted(out.per_sample), out.per_sample["soundness"].shape
         (['completeness', 'soundness'], torch.Size([4]))
     """
-    context = as_context(context)
-    check_inputs(x, y, attributions, need_attributions=False)
-    device = model_device(model)
-    x, y = x.detach().to(device), y.to(device).long()
-    valid = valid_steps(context, x)
+    context, x, y, valid = protocol_inputs(model, x, y, attributions, context,
+                                           need_attributions=False)
     batch_size = batch_size_of(context, 4096)
     labels = top_labels(model, x, 2, batch_size=batch_size)
     where = ("predicted label", "second most likely label")

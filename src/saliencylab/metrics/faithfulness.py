@@ -50,14 +50,12 @@ from torch import Tensor, nn
 from saliencylab.errors import ConfigError
 from saliencylab.metrics._common import (
     batch_size_of,
-    check_batch_size,
-    check_inputs,
     check_labels,
     probabilities,
+    protocol_inputs,
 )
-from saliencylab.metrics.protocol import MetricContext, as_context, step_bounds, valid_steps
+from saliencylab.metrics.protocol import MetricContext, step_bounds
 from saliencylab.metrics.registry import Metric, register_metric
-from saliencylab.utils import model_device
 
 __all__ = ["FAITHFULNESS_MODES", "faithfulness", "perturb_subsequence"]
 
@@ -162,16 +160,12 @@ def faithfulness(
     Returns:
         ``(N,)`` float tensor on the CPU, in [-1, 1]; higher is better.
     """
-    context = as_context(context)
-    batch_size = batch_size_of(context, 256)
-    check_inputs(x, y, attributions, series_only=_SERIES_ONLY)
-    check_batch_size(batch_size)
     if target not in TARGETS:
         raise ConfigError(f"target must be one of {TARGETS}, got {target!r}")
-    device = model_device(model)
-    x, y = x.detach().to(device), y.to(device).long()
-    valid = valid_steps(context, x)
-    perturbed = perturb_subsequence(x, attributions.detach().to(device), fraction=fraction,
+    context, x, y, valid = protocol_inputs(model, x, y, attributions, context,
+                                           series_only=_SERIES_ONLY)
+    batch_size = batch_size_of(context, 256)
+    perturbed = perturb_subsequence(x, attributions.detach().to(x.device), fraction=fraction,
                                     mode=mode, reference_quirks=reference_quirks, valid=valid)
     p = probabilities(model, torch.cat([x, perturbed]), batch_size)
     p_x, p_xp = p[: x.shape[0]], p[x.shape[0]:]

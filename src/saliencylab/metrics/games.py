@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.metrics._common import batch_size_of, check_inputs, maps_for_targets
+from saliencylab.metrics._common import batch_size_of, maps_for_targets, protocol_inputs
 from saliencylab.metrics._masking import (
     DEFAULT_FRACTIONS,
     Fill,
@@ -61,9 +61,9 @@ from saliencylab.metrics._masking import (
     resolve_fill,
     top_labels,
 )
-from saliencylab.metrics.protocol import MetricContext, as_context, require, valid_steps
+from saliencylab.metrics.protocol import MetricContext, require, valid_steps
 from saliencylab.metrics.registry import Metric, register_metric
-from saliencylab.utils import chunks, eval_mode, model_device, resolve_generator
+from saliencylab.utils import chunks, eval_mode, resolve_generator
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -185,6 +185,12 @@ class GameResult:
     fractions: Tensor
 
 
+def _game(model: nn.Module, inputs: Tensor, maps: Tensor, targets: Any, *, fractions: Any,
+          **curve_options: Any) -> GameResult:
+    curve = _curve(model, inputs, maps, targets, fractions=fractions, **curve_options)
+    return GameResult(curve, curve.mean(-1), fractions_of(fractions).to(curve.dtype))
+
+
 def deletion_game(
     model: nn.Module, inputs: Tensor, maps: Tensor, targets: Any, *,
     fractions: Sequence[float] | Tensor | None = None, fill: Fill = "gray",
@@ -198,10 +204,9 @@ def deletion_game(
     >>> g.curve.shape, g.auc.shape
     (torch.Size([3, 21]), torch.Size([3]))
     """
-    curve = deletion_curve(model, inputs, maps, targets, fractions=fractions, fill=fill,
-                           n_distractors=n_distractors, generator=generator, seed=seed,
-                           batch_size=batch_size, valid=valid)
-    return GameResult(curve, curve.mean(-1), fractions_of(fractions).to(curve.dtype))
+    return _game(model, inputs, maps, targets, fractions=fractions, fill=fill,
+                 n_distractors=n_distractors, generator=generator, seed=seed,
+                 batch_size=batch_size, insertion=False, valid=valid)
 
 
 def insertion_game(
@@ -213,10 +218,9 @@ def insertion_game(
     """Insertion game: insert the top cells first into the fill; a good map makes the area
     large. Arguments as :func:`insertion_curve`.
     """
-    curve = insertion_curve(model, inputs, maps, targets, fractions=fractions, fill=fill,
-                            n_distractors=n_distractors, generator=generator, seed=seed,
-                            batch_size=batch_size, valid=valid)
-    return GameResult(curve, curve.mean(-1), fractions_of(fractions).to(curve.dtype))
+    return _game(model, inputs, maps, targets, fractions=fractions, fill=fill,
+                 n_distractors=n_distractors, generator=generator, seed=seed,
+                 batch_size=batch_size, insertion=True, valid=valid)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -471,19 +475,30 @@ def _game_setup(
     """``(context, x, targets, maps, valid)`` on the model's device: the maps of the predicted
     label (``attributions`` where ``y`` is the prediction, ``explain_fn``'s elsewhere) or, for
     ``target="label"``, the given maps for ``y``."""
-    context = as_context(context)
     if target not in GAME_TARGETS:
         raise ConfigError(f"target must be one of {GAME_TARGETS}, got {target!r}")
-    check_inputs(x, y, attributions, need_attributions=target == "label")
-    device = model_device(model)
-    x, y = x.detach().to(device), y.to(device).long()
-    valid = valid_steps(context, x)
+    context, x, y, valid = protocol_inputs(model, x, y, attributions, context,
+                                           need_attributions=target == "label")
     if target == "label":
-        return context, x, y, attributions.detach().to(device), valid
+        return context, x, y, attributions.detach().to(x.device), valid
     predicted = top_labels(model, x, 1, batch_size=batch_size_of(context, 4096))[:, 0]
     maps = maps_for_targets(context.explain_fn, model, x, predicted, y, attributions,
                             batch_size_of(context, 256), "predicted label", metric)
     return context, x, predicted, maps, valid
+
+
+def _protocol_game(
+    model: nn.Module, x: Tensor, y: Tensor, attributions: Tensor | None,
+    context: MetricContext | None, *, fractions: Any, fill: Any, n_distractors: int, target: str,
+    insertion: bool,
+) -> Tensor:
+    """The area of the deletion or insertion game per sample, in the common call shape."""
+    metric = "insertion" if insertion else "deletion"
+    context, x, t, maps, valid = _game_setup(model, x, y, attributions, context, target, metric)
+    return _game(model, x, maps, t, fractions=fractions, fill=protocol_fill(fill, context, metric),
+                 n_distractors=n_distractors, generator=resolve_generator(context.generator),
+                 seed=0, batch_size=batch_size_of(context, 4096), insertion=insertion,
+                 valid=valid).auc.float().cpu()
 
 
 def deletion(
@@ -514,13 +529,8 @@ def deletion(
         target: ``"predicted"`` ([CS]) or ``"label"`` (the given maps for ``y``, no
             re-explanation).
     """
-    context, x, t, maps, valid = _game_setup(model, x, y, attributions, context, target,
-                                             "deletion")
-    return deletion_game(model, x, maps, t, fractions=fractions,
-                         fill=protocol_fill(fill, context, "deletion"),
-                         n_distractors=n_distractors, generator=resolve_generator(
-                             context.generator), batch_size=batch_size_of(context, 4096),
-                         valid=valid).auc.float().cpu()
+    return _protocol_game(model, x, y, attributions, context, fractions=fractions, fill=fill,
+                          n_distractors=n_distractors, target=target, insertion=False)
 
 
 def insertion(
@@ -539,13 +549,8 @@ def insertion(
     its map's top 0..100 % cells are inserted into the fill; higher is better. Arguments as
     :func:`deletion`.
     """
-    context, x, t, maps, valid = _game_setup(model, x, y, attributions, context, target,
-                                             "insertion")
-    return insertion_game(model, x, maps, t, fractions=fractions,
-                          fill=protocol_fill(fill, context, "insertion"),
-                          n_distractors=n_distractors, generator=resolve_generator(
-                              context.generator), batch_size=batch_size_of(context, 4096),
-                          valid=valid).auc.float().cpu()
+    return _protocol_game(model, x, y, attributions, context, fractions=fractions, fill=fill,
+                          n_distractors=n_distractors, target=target, insertion=True)
 
 
 def saliency_metric_score(

@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from saliencylab.errors import ConfigError, InvalidDataError, ShapeError, UnknownNameError
+from saliencylab.metrics._common import batch_size_of
 from saliencylab.metrics.aggregate import mean_se_along, trapezoid
 from saliencylab.metrics.protocol import (
     BackgroundFn,
@@ -363,6 +364,44 @@ def _masked_correct(
     return correct, clean
 
 
+@dataclass(frozen=True)
+class _MassMasking:
+    """What :func:`_mass_masking` computed, on the model's device (``box`` as given)."""
+
+    fractions: torch.Tensor
+    generator: torch.Generator
+    saliency: torch.Tensor
+    box: torch.Tensor | None
+    cells: torch.Tensor | None
+    ranking: _MassRanking
+    correct: torch.Tensor
+    clean: torch.Tensor
+
+
+def _mass_masking(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, saliency: torch.Tensor,
+    background: BackgroundFn, fractions: Sequence[float] | torch.Tensor, flags: dict[str, bool],
+    *, generator: torch.Generator | int | None, batch_size: int, rtol: float,
+    valid: torch.Tensor | None, box_mask: torch.Tensor | None = None,
+) -> _MassMasking:
+    """The checks, the ranking and the masked correctness that :func:`masked_accuracy` and
+    :func:`evaluate_groundtruth` share (``box_mask`` is checked when given)."""
+    saliency, cells = _without_padding(saliency, valid)
+    _check_inputs(x, y, saliency)
+    box = None if box_mask is None else _as_box(box_mask, saliency)
+    f = _as_fractions(fractions)
+    device = model_device(model)
+    gen = resolve_generator(generator)
+    xd, yd = x.detach().to(device), y.to(device)
+    sd = saliency.detach().to(device)
+    cells = None if cells is None else cells.to(device)
+    ranking = _MassRanking(sd, f, rtol)
+    with _eval_without_grad(model):
+        correct, clean = _masked_correct(model, xd, yd, ranking, f, background, gen, batch_size,
+                                         **flags, cells=cells)
+    return _MassMasking(f, gen, sd, box, cells, ranking, correct, clean)
+
+
 def masked_accuracy(
     model: nn.Module,
     x: torch.Tensor,
@@ -421,18 +460,10 @@ def masked_accuracy(
         >>> masked_accuracy(model, x, y, torch.rand(4, 3, 2), bg).shape
         torch.Size([11, 4])
     """
-    saliency, cells = _without_padding(saliency, valid)
-    _check_inputs(x, y, saliency)
-    f = _as_fractions(fractions)
     flags = _quirk_flags(reference_quirks, shared_background, stop_at_zero, full_mask_at_one)
-    device = model_device(model)
-    gen = resolve_generator(generator)
-    xd, yd = x.detach().to(device), y.to(device)
-    ranking = _MassRanking(saliency.detach().to(device), f, rtol)
-    with _eval_without_grad(model):
-        correct, _ = _masked_correct(model, xd, yd, ranking, f, background, gen, batch_size,
-                                     **flags, cells=None if cells is None else cells.to(device))
-    return correct.to(x.device)
+    run = _mass_masking(model, x, y, saliency, background, fractions, flags,
+                        generator=generator, batch_size=batch_size, rtol=rtol, valid=valid)
+    return run.correct.to(x.device)
 
 
 # ------------------------------------------------------------------------ precision / recall
@@ -753,23 +784,14 @@ def evaluate_groundtruth(
         >>> #                            s, data.background, generator=0)
         >>> # res.summary()["aup"]
     """
-    saliency, cells = _without_padding(saliency, valid)
-    _check_inputs(x, y, saliency)
-    box = _as_box(box_mask, saliency)
-    f = _as_fractions(fractions)
     flags = _quirk_flags(reference_quirks, shared_background, stop_at_zero, full_mask_at_one)
-    device = model_device(model)
-    gen = resolve_generator(generator)
-    xd, yd = x.detach().to(device), y.to(device)
-    sd, bd = saliency.detach().to(device), box.to(device)
-    if cells is not None:
-        cells = cells.to(device)
-        bd = bd & cells
-    ranking = _MassRanking(sd, f, rtol)
-
-    with _eval_without_grad(model):
-        correct, clean = _masked_correct(model, xd, yd, ranking, f, background, gen,
-                                         batch_size, **flags, cells=cells)
+    run = _mass_masking(model, x, y, saliency, background, fractions, flags,
+                        generator=generator, batch_size=batch_size, rtol=rtol, valid=valid,
+                        box_mask=box_mask)
+    sd, ranking = run.saliency, run.ranking
+    bd = run.box.to(sd.device)
+    if run.cells is not None:  # padding is never in the box
+        bd = bd & run.cells
 
     cell = ranking.cell_precision_recall(bd).to("cpu")
     time_pr = feature_pr = None
@@ -777,12 +799,13 @@ def evaluate_groundtruth(
         time_pr = _level_pr(sd, bd, ranking.level_selected("time"), "time").to("cpu")
         feature_pr = _level_pr(sd, bd, ranking.level_selected("feature"), "feature").to("cpu")
     seed = generator if isinstance(generator, int) else (
-        0 if generator is None else int(gen.initial_seed()))
-    params = {"fractions": f.tolist(), **flags, "reference_quirks": bool(reference_quirks),
-              "rtol": rtol, "seed": int(seed),
+        0 if generator is None else int(run.generator.initial_seed()))
+    params = {"fractions": run.fractions.tolist(), **flags,
+              "reference_quirks": bool(reference_quirks), "rtol": rtol, "seed": int(seed),
               "precision_level_aggregation": "sum"}
-    return GroundTruthResult(fractions=f, correct=correct.cpu(), clean_correct=clean.cpu(),
-                             cell=cell, time=time_pr, feature=feature_pr, params=params)
+    return GroundTruthResult(fractions=run.fractions, correct=run.correct.cpu(),
+                             clean_correct=run.clean.cpu(), cell=cell, time=time_pr,
+                             feature=feature_pr, params=params)
 
 
 def diff_vs_random(result: GroundTruthResult, random_result: GroundTruthResult) -> dict[str, float]:
@@ -856,8 +879,7 @@ def groundtruth_scores(
         model, x, y, box, attributions, background, fractions,
         shared_background=shared_background, stop_at_zero=stop_at_zero,
         full_mask_at_one=full_mask_at_one, reference_quirks=reference_quirks,
-        generator=context.generator,
-        batch_size=256 if context.batch_size is None else context.batch_size, rtol=rtol,
+        generator=context.generator, batch_size=batch_size_of(context, 256), rtol=rtol,
         valid=context.valid,
     )
     arrays = {k: torch.from_numpy(v) for k, v in result.per_sample_arrays().items()}

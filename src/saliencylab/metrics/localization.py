@@ -46,6 +46,7 @@ from torch import nn
 
 from saliencylab.data.segmentation import run_ids
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError, UnknownNameError
+from saliencylab.metrics._common import batch_size_of
 from saliencylab.metrics.protocol import MetricContext, as_context, require, valid_steps
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.utils import check_finite, chunks, eval_mode, model_device
@@ -416,7 +417,7 @@ def localization_score(
         if y is None:
             raise ConfigError("target='label' scores the segments of y's classes; y is None")
         target = y
-    batch_size = 256 if context.batch_size is None else context.batch_size
+    batch_size = batch_size_of(context, 256)
     predictions = _predict_steps(model, x, batch_size).to(attributions.device)
     valid = valid_steps(context, attributions)
     if valid is not None:  # padding: neither relevant nor labelled

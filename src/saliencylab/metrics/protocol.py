@@ -135,10 +135,16 @@ def as_context(context: MetricContext | None) -> MetricContext:
     if not isinstance(context, MetricContext):
         raise ConfigError(f"context must be a saliencylab.metrics.MetricContext, got "
                           f"{type(context).__name__}")
-    bs = context.batch_size
-    if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
-        raise ConfigError(f"context.batch_size must be a positive int or None, got {bs!r}")
+    check_batch_size(context.batch_size, "context.batch_size")
     return context
+
+
+def check_batch_size(batch_size: Any, name: str = "batch_size") -> None:
+    """A chunk size is a positive int, or None (no chunking)."""
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ConfigError(f"{name} must be a positive int or None, got {batch_size!r}")
 
 
 def modality_of(x: Tensor) -> str:

@@ -39,13 +39,8 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.metrics._common import (
-    batch_size_of,
-    check_reexplain_args,
-    explain_chunked,
-    reference_maps,
-)
-from saliencylab.metrics.protocol import MetricContext, as_context, valid_steps
+from saliencylab.metrics._common import explain_chunked, reexplain_setup, reference_maps
+from saliencylab.metrics.protocol import MetricContext
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.utils import check_finite, chunks, resolve_generator
 
@@ -118,18 +113,15 @@ def robustness(
     Returns:
         ``(N,)`` float tensor on the CPU, ``<= 0``; higher is better.
     """
-    context = as_context(context)
-    batch_size = batch_size_of(context, 256)
-    explain_fn = check_reexplain_args(x, y, attributions, context.explain_fn, batch_size,
-                                      "robustness")
+    context, explain_fn, batch_size = reexplain_setup(context, x, y, attributions, "robustness")
     if not radius >= 0:
         raise ConfigError(f"radius must be >= 0, got {radius!r}")
     if isinstance(n_perturbations, bool) or not isinstance(n_perturbations, int) or \
             n_perturbations < 1:
         raise ConfigError(f"n_perturbations must be a positive int, got {n_perturbations!r}")
     gen = resolve_generator(context.generator)
-    x, y, ref = reference_maps(explain_fn, model, x, y, attributions, batch_size, "unperturbed")
-    valid = valid_steps(context, x)
+    x, y, ref, valid = reference_maps(explain_fn, model, x, y, attributions, context, batch_size,
+                                      "unperturbed")
     keep = None if valid is None else valid.unsqueeze(-1)  # (N, T, 1)
     n, k = x.shape[0], n_perturbations
     per_chunk = None if batch_size is None else max(1, batch_size // k)

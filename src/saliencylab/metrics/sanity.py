@@ -50,13 +50,8 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from saliencylab.errors import ConfigError, NotApplicableError
-from saliencylab.metrics._common import (
-    batch_size_of,
-    check_reexplain_args,
-    explain_chunked,
-    reference_maps,
-)
-from saliencylab.metrics.protocol import MetricContext, as_context, valid_steps
+from saliencylab.metrics._common import explain_chunked, reexplain_setup, reference_maps
+from saliencylab.metrics.protocol import MetricContext
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.metrics.ssim import ssim
 from saliencylab.utils import resolve_generator
@@ -214,18 +209,15 @@ def sanity_curve(
     Returns:
         A :class:`SanityResult`; ``.scores()`` is the sanity metric.
     """
-    context = as_context(context)
-    batch_size = batch_size_of(context, 256)
-    explain_fn = check_reexplain_args(x, y, attributions, context.explain_fn, batch_size,
-                                      "sanity")
+    context, explain_fn, batch_size = reexplain_setup(context, x, y, attributions, "sanity")
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
     if max_layers is not None and (isinstance(max_layers, bool) or not isinstance(max_layers, int)
                                    or max_layers < 1):
         raise ConfigError(f"max_layers must be a positive int or None, got {max_layers!r}")
     gen = resolve_generator(context.generator)
-    x, y, ref = reference_maps(explain_fn, model, x, y, attributions, batch_size, "trained model")
-    valid = valid_steps(context, x)
+    x, y, ref, valid = reference_maps(explain_fn, model, x, y, attributions, context, batch_size,
+                                      "trained model")
 
     names = [n for n, _ in randomizable_layers(model, include_norm)][::-1]
     if not names:

@@ -34,17 +34,10 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import NotApplicableError
-from saliencylab.metrics._common import (
-    batch_size_of,
-    check_batch_size,
-    check_explain_fn,
-    check_inputs,
-    check_map,
-    probabilities,
-)
-from saliencylab.metrics.protocol import MetricContext, as_context, valid_steps
+from saliencylab.metrics._common import check_map, on_model_device, probabilities, reexplain_setup
+from saliencylab.metrics.protocol import MetricContext
 from saliencylab.metrics.registry import Metric, register_metric
-from saliencylab.utils import chunks, model_device
+from saliencylab.utils import chunks
 
 __all__ = ["cosine_per_sample", "inter_class_sensitivity"]
 
@@ -87,22 +80,17 @@ def inter_class_sensitivity(
     Returns:
         ``(N,)`` float tensor on the CPU, in [-1, 1]; higher is better.
     """
-    context = as_context(context)
-    batch_size = batch_size_of(context, 256)
-    check_inputs(x, y, attributions, need_attributions=False)
-    explain_fn = check_explain_fn(context.explain_fn, "inter_class_sensitivity")
-    check_batch_size(batch_size)
-    device = model_device(model)
-    x = x.detach().to(device)
-    valid = valid_steps(context, x)
+    context, explain_fn, batch_size = reexplain_setup(context, x, y, attributions,
+                                                      "inter_class_sensitivity")
+    x, y, valid = on_model_device(model, x, y, context)
     p = probabilities(model, x, batch_size)
     if p.shape[1] < 2:
         raise NotApplicableError(f"inter-class sensitivity needs at least 2 classes, the model "
                                  f"returns {p.shape[1]} logit(s)")
     hi, lo = p.argmax(dim=1), p.argmin(dim=1)
     if attributions is not None and y is not None:
-        given = attributions.detach().to(device)
-        reuse = y.to(device).long() == hi
+        given = attributions.detach().to(x.device)
+        reuse = y == hi
     else:
         given, reuse = None, torch.zeros_like(hi, dtype=torch.bool)
     per_call = None if batch_size is None else max(1, batch_size // 2)

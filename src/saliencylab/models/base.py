@@ -118,28 +118,34 @@ def pool_over_time(pool: nn.MaxPool1d | nn.AvgPool1d, h: torch.Tensor) -> torch.
 class TimeSeriesClassifier(nn.Module):
     """Base of the time-series classifiers: stores ``config`` and validates inputs.
 
-    Subclasses set ``name`` and call :meth:`_set_config` with every constructor option, so that
+    Subclasses set ``name`` and ``option_checks`` and pass every constructor option to this
+    constructor, so that
     ``build_model(**model.config)`` rebuilds an identical architecture.
     """
 
     name: ClassVar[str] = ""
     layout: ClassVar[str] = "(batch, time, features)"
+    #: How each constructor option is checked: ``option -> check(name, value) -> value``. The
+    #: base class applies the checks and records the checked values in ``config``, so a model
+    #: declares its options once (signature defaults) and their rules once (here).
+    option_checks: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, n_features: int, n_time: int, n_classes: int) -> None:
+    def __init__(self, n_features: int, n_time: int, n_classes: int, **options: Any) -> None:
         super().__init__()
         self.n_features = positive_int("n_features", n_features)
         self.n_time = positive_int("n_time", n_time)
         self.n_classes = positive_int("n_classes", n_classes, minimum=2)
-        self.config: dict[str, Any] = {}
+        checked = {k: self.option_checks[k](k, v) if k in self.option_checks else v
+                   for k, v in options.items()}
+        self.config: dict[str, Any] = {"name": self.name, "n_features": self.n_features,
+                                       "n_time": self.n_time, "n_classes": self.n_classes,
+                                       **checked}
 
-    def _set_config(self, **options: Any) -> None:
-        self.config = {
-            "name": self.name,
-            "n_features": self.n_features,
-            "n_time": self.n_time,
-            "n_classes": self.n_classes,
-            **options,
-        }
+    @property
+    def options(self) -> dict[str, Any]:
+        """The checked constructor options (``config`` without the sizes and the name)."""
+        return {k: v for k, v in self.config.items()
+                if k not in ("name", "n_features", "n_time", "n_classes")}
 
     @property
     def feature_layer(self) -> nn.Module | None:

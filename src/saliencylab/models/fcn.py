@@ -37,7 +37,7 @@ from saliencylab.models.base import (
     positive_int_list,
     probability,
 )
-from saliencylab.models.tcn import TemporalBlock, TemporalStackClassifier
+from saliencylab.models.tcn import TemporalBlock, TemporalStackClassifier, dilated_blocks
 
 __all__ = ["FCNClassifier", "TCNObjClassifier"]
 
@@ -78,28 +78,24 @@ class FCNClassifier(TimeSeriesClassifier):
     """
 
     name = "fcn"
+    option_checks = {"filters": positive_int_list, "kernel_sizes": positive_int_list,
+                     "pooling": _pooling}
 
-    def __init__(
-        self,
-        n_features: int,
-        n_time: int,
-        n_classes: int = 2,
-        filters: list[int] | tuple[int, ...] = (16, 32, 32, 16),
-        kernel_sizes: list[int] | tuple[int, ...] = (7, 5, 3, 3),
-        pooling: Literal["max", "avg"] = "max",
-    ) -> None:
-        super().__init__(n_features, n_time, n_classes)
-        filters = positive_int_list("filters", filters)
-        kernel_sizes = positive_int_list("kernel_sizes", kernel_sizes)
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2,
+                 filters: list[int] | tuple[int, ...] = (16, 32, 32, 16),
+                 kernel_sizes: list[int] | tuple[int, ...] = (7, 5, 3, 3),
+                 pooling: Literal["max", "avg"] = "max") -> None:
+        super().__init__(n_features, n_time, n_classes, filters=filters,
+                         kernel_sizes=kernel_sizes, pooling=pooling)
+        filters, kernel_sizes, pooling = (self.config[k] for k in ("filters", "kernel_sizes",
+                                                                   "pooling"))
         _same_length("FCN", filters, kernel_sizes)
-        pooling = _pooling("pooling", pooling)
         self.shrink = sum(k - 1 for k in kernel_sizes)
         if self.n_time - self.shrink < 1:
             raise ConfigError(
                 f"the FCN's unpadded convolutions need n_time >= {self.shrink + 1} "
                 f"(kernels {kernel_sizes}), got n_time={self.n_time}"
             )
-        self._set_config(filters=filters, kernel_sizes=kernel_sizes, pooling=pooling)
         blocks = []
         in_ch = self.n_features
         for out_ch, k in zip(filters, kernel_sizes, strict=True):
@@ -150,28 +146,18 @@ class TCNObjClassifier(TemporalStackClassifier):
     """
 
     name = "tcn_obj"
+    option_checks = {"filters": dilated_blocks, "kernel_sizes": positive_int_list,
+                     "dropout": probability, "pooling": _pooling}
 
-    def __init__(
-        self,
-        n_features: int,
-        n_time: int,
-        n_classes: int = 2,
-        filters: list[int] | tuple[int, ...] = (16, 32, 32, 32),
-        kernel_sizes: list[int] | tuple[int, ...] = (7, 5, 5, 5),
-        dropout: float = 0.1,
-        pooling: Literal["max", "avg"] = "avg",
-    ) -> None:
-        super().__init__(n_features, n_time, n_classes)
-        filters = positive_int_list("filters", filters)
-        kernel_sizes = positive_int_list("kernel_sizes", kernel_sizes)
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2,
+                 filters: list[int] | tuple[int, ...] = (16, 32, 32, 32),
+                 kernel_sizes: list[int] | tuple[int, ...] = (7, 5, 5, 5), dropout: float = 0.1,
+                 pooling: Literal["max", "avg"] = "avg") -> None:
+        super().__init__(n_features, n_time, n_classes, filters=filters,
+                         kernel_sizes=kernel_sizes, dropout=dropout, pooling=pooling)
+        filters, kernel_sizes, dropout, pooling = (
+            self.config[k] for k in ("filters", "kernel_sizes", "dropout", "pooling"))
         _same_length("TCN", filters, kernel_sizes)
-        if len(filters) > 30:
-            raise ConfigError(f"at most 30 blocks (dilation 2**i), got {len(filters)}")
-        dropout = probability("dropout", dropout)
-        pooling = _pooling("pooling", pooling)
-        self._set_config(
-            filters=filters, kernel_sizes=kernel_sizes, dropout=dropout, pooling=pooling
-        )
         blocks = []
         in_ch = self.n_features
         for level, (out_ch, k) in enumerate(zip(filters, kernel_sizes, strict=True)):

@@ -77,22 +77,15 @@ class LSTMInputCellAttention(TimeSeriesClassifier):
 
     name = "lstm_ica"
 
-    def __init__(
-        self,
-        n_features: int,
-        n_time: int,
-        n_classes: int = 2,
-        hidden_size: int = 64,
-        hops: int = 10,
-        d_a: int = 50,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__(n_features, n_time, n_classes)
-        hidden_size = positive_int("hidden_size", hidden_size)
-        hops = positive_int("hops", hops)
-        d_a = positive_int("d_a", d_a)
-        dropout = probability("dropout", dropout)
-        self._set_config(hidden_size=hidden_size, hops=hops, d_a=d_a, dropout=dropout)
+    option_checks = {"hidden_size": positive_int, "hops": positive_int, "d_a": positive_int,
+                     "dropout": probability}
+
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2, hidden_size: int = 64,
+                 hops: int = 10, d_a: int = 50, dropout: float = 0.1) -> None:
+        super().__init__(n_features, n_time, n_classes, hidden_size=hidden_size, hops=hops,
+                         d_a=d_a, dropout=dropout)
+        hidden_size, hops, d_a, dropout = (self.config[k] for k in ("hidden_size", "hops", "d_a",
+                                                                   "dropout"))
         self.input_dropout = nn.Dropout(dropout)
         self.attention = InputCellAttention(self.n_features, d_a=d_a, hops=hops)
         self.rnn = nn.LSTM(self.n_features, hidden_size, num_layers=1, batch_first=True)

@@ -35,19 +35,12 @@ class LSTMClassifier(TimeSeriesClassifier):
     """
 
     name = "lstm"
+    option_checks = {"hidden_size": positive_int, "dropout": probability}
 
-    def __init__(
-        self,
-        n_features: int,
-        n_time: int,
-        n_classes: int = 2,
-        hidden_size: int = 64,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__(n_features, n_time, n_classes)
-        hidden_size = positive_int("hidden_size", hidden_size)
-        dropout = probability("dropout", dropout)
-        self._set_config(hidden_size=hidden_size, dropout=dropout)
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2, hidden_size: int = 64,
+                 dropout: float = 0.1) -> None:
+        super().__init__(n_features, n_time, n_classes, hidden_size=hidden_size, dropout=dropout)
+        hidden_size, dropout = self.config["hidden_size"], self.config["dropout"]
         self.input_dropout = nn.Dropout(dropout)
         self.rnn = nn.LSTM(self.n_features, hidden_size, num_layers=1, batch_first=True)
         self.output_dropout = nn.Dropout(dropout)

@@ -79,20 +79,15 @@ class BiLSTMSegmenter(TimeSeriesSegmenter):
 
     name = "bilstm_seg"
 
-    def __init__(
-        self,
-        n_features: int,
-        n_time: int,
-        n_classes: int = 2,
-        hidden_size: int = 512,
-        dropout: float = 0.2,
-        bidirectional: bool = True,
-    ) -> None:
-        super().__init__(n_features, n_time, n_classes)
-        hidden_size = positive_int("hidden_size", hidden_size)
-        dropout = probability("dropout", dropout)
-        bidirectional = boolean("bidirectional", bidirectional)
-        self._set_config(hidden_size=hidden_size, dropout=dropout, bidirectional=bidirectional)
+    option_checks = {"hidden_size": positive_int, "dropout": probability,
+                     "bidirectional": boolean}
+
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2, hidden_size: int = 512,
+                 dropout: float = 0.2, bidirectional: bool = True) -> None:
+        super().__init__(n_features, n_time, n_classes, hidden_size=hidden_size,
+                         dropout=dropout, bidirectional=bidirectional)
+        hidden_size, dropout, bidirectional = (
+            self.config[k] for k in ("hidden_size", "dropout", "bidirectional"))
         self.rnn = nn.LSTM(
             self.n_features,
             hidden_size,
@@ -119,6 +114,14 @@ def _conv_relu_bn(in_ch: int, out_ch: int, kernel_size: int, dilation: int = 1) 
     )
 
 
+def _encoder_widths(name: str, value: object) -> list[int]:
+    """U-Time encoder widths: positive, at most 12 blocks (each pools by 2)."""
+    widths = positive_int_list(name, value)
+    if len(widths) > 12:
+        raise ConfigError(f"at most 12 encoder blocks (pooling by 2 each), got {len(widths)}")
+    return widths
+
+
 class UTimeSegmenter(TimeSeriesSegmenter):
     """U-Time: a 1-D U-Net of dilated convolutions with per-step class scores [OBJ].
 
@@ -140,30 +143,17 @@ class UTimeSegmenter(TimeSeriesSegmenter):
     """
 
     name = "utime"
+    option_checks = {"filters": _encoder_widths, "bottom_filters": positive_int,
+                     "kernel_size": positive_int, "dilation": positive_int}
 
-    def __init__(
-        self,
-        n_features: int,
-        n_time: int,
-        n_classes: int = 2,
-        filters: list[int] | tuple[int, ...] = (16, 32, 64, 128),
-        bottom_filters: int = 256,
-        kernel_size: int = 7,
-        dilation: int = 3,
-    ) -> None:
-        super().__init__(n_features, n_time, n_classes)
-        filters = positive_int_list("filters", filters)
-        if len(filters) > 12:
-            raise ConfigError(f"at most 12 encoder blocks (pooling by 2 each), got {len(filters)}")
-        bottom_filters = positive_int("bottom_filters", bottom_filters)
-        kernel_size = positive_int("kernel_size", kernel_size)
-        dilation = positive_int("dilation", dilation)
-        self._set_config(
-            filters=filters,
-            bottom_filters=bottom_filters,
-            kernel_size=kernel_size,
-            dilation=dilation,
-        )
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2,
+                 filters: list[int] | tuple[int, ...] = (16, 32, 64, 128),
+                 bottom_filters: int = 256, kernel_size: int = 7, dilation: int = 3) -> None:
+        super().__init__(n_features, n_time, n_classes, filters=filters,
+                         bottom_filters=bottom_filters, kernel_size=kernel_size,
+                         dilation=dilation)
+        filters, bottom_filters, kernel_size, dilation = (
+            self.config[k] for k in ("filters", "bottom_filters", "kernel_size", "dilation"))
         self.multiple = 2 ** len(filters)
         self.encoder = nn.ModuleList()
         in_ch = self.n_features

@@ -30,6 +30,14 @@ from saliencylab.models.base import (
 )
 
 
+def dilated_blocks(name: str, value: object) -> list[int]:
+    """Output widths of a stack of blocks with dilation ``2**i``: positive, at most 30."""
+    widths = positive_int_list(name, value)
+    if len(widths) > 30:
+        raise ConfigError(f"{name} may list at most 30 blocks (dilation 2**i), got {len(widths)}")
+    return widths
+
+
 class TemporalBlock(nn.Module):
     """Two dilated causal convolutions, each followed by its normalisation, ReLU and dropout,
     plus a (1x1-projected) residual, then ReLU.
@@ -134,25 +142,16 @@ class TCNClassifier(TemporalStackClassifier):
     """
 
     name = "tcn"
+    option_checks = {"channels": dilated_blocks, "kernel_size": positive_int,
+                     "dropout": probability}
 
-    def __init__(
-        self,
-        n_features: int,
-        n_time: int,
-        n_classes: int = 2,
-        channels: list[int] | tuple[int, ...] = (5, 5, 50),
-        kernel_size: int = 4,
-        dropout: float = 0.1,
-    ) -> None:
-        super().__init__(n_features, n_time, n_classes)
-        channels = positive_int_list("channels", channels)
-        kernel_size = positive_int("kernel_size", kernel_size)
-        dropout = probability("dropout", dropout)
-        if len(channels) > 30:
-            raise ConfigError(
-                f"channels may list at most 30 blocks (dilation 2**i), got {len(channels)}"
-            )
-        self._set_config(channels=channels, kernel_size=kernel_size, dropout=dropout)
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2,
+                 channels: list[int] | tuple[int, ...] = (5, 5, 50), kernel_size: int = 4,
+                 dropout: float = 0.1) -> None:
+        super().__init__(n_features, n_time, n_classes, channels=channels,
+                         kernel_size=kernel_size, dropout=dropout)
+        channels, kernel_size, dropout = (self.config[k] for k in ("channels", "kernel_size",
+                                                                   "dropout"))
         blocks = []
         in_ch = self.n_features
         for level, out_ch in enumerate(channels):

@@ -90,6 +90,10 @@ class EncoderLayer(nn.Module):
         return x + self.dropout2(self.ff(self.norm2(x)))
 
 
+def _optional_positive_int(name: str, value: object) -> int | None:
+    return None if value is None else positive_int(name, value)
+
+
 class TransformerClassifier(TimeSeriesClassifier):
     """Pre-norm Transformer encoder, max-pooled over time, then a linear layer [TSB].
 
@@ -114,41 +118,26 @@ class TransformerClassifier(TimeSeriesClassifier):
 
     name = "transformer"
 
-    def __init__(
-        self,
-        n_features: int,
-        n_time: int,
-        n_classes: int = 2,
-        d_model: int | None = None,
-        n_layers: int = 6,
-        heads: int = 5,
-        d_ff: int = 400,
-        dropout: float = 0.1,
-        causal: bool = True,
-    ) -> None:
-        super().__init__(n_features, n_time, n_classes)
-        heads = positive_int("heads", heads)
+    option_checks = {"d_model": _optional_positive_int, "n_layers": positive_int,
+                     "heads": positive_int, "d_ff": positive_int, "dropout": probability,
+                     "causal": boolean}
+
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2,
+                 d_model: int | None = None, n_layers: int = 6, heads: int = 5, d_ff: int = 400,
+                 dropout: float = 0.1, causal: bool = True) -> None:
+        super().__init__(n_features, n_time, n_classes, d_model=d_model, n_layers=n_layers,
+                         heads=heads, d_ff=d_ff, dropout=dropout, causal=causal)
+        d_model, n_layers, heads, d_ff, dropout, causal = (
+            self.config[k] for k in ("d_model", "n_layers", "heads", "d_ff", "dropout", "causal"))
         if d_model is None:
             width = -(-self.n_features // heads) * heads  # F rounded up to a multiple of heads
         else:
-            d_model = width = positive_int("d_model", d_model)
+            width = d_model
             if width % heads:
                 raise ConfigError(
                     f"d_model must be divisible by heads={heads}, got d_model={width}; "
                     f"pass d_model=None to use the next multiple of heads >= n_features"
                 )
-        n_layers = positive_int("n_layers", n_layers)
-        d_ff = positive_int("d_ff", d_ff)
-        dropout = probability("dropout", dropout)
-        causal = boolean("causal", causal)
-        self._set_config(
-            d_model=d_model,
-            n_layers=n_layers,
-            heads=heads,
-            d_ff=d_ff,
-            dropout=dropout,
-            causal=causal,
-        )
         self.d_model = width
         self.causal = causal
         self.input_projection = (
