@@ -81,3 +81,71 @@ class ConfigError(SaliencyLabError, ValueError):
 
 class NotApplicableError(SaliencyLabError):
     """A method or metric that cannot be applied to the given model or data."""
+
+
+class StoreError(SaliencyLabError):
+    """A benchmark results store that cannot be opened, read or written (missing, locked,
+    read-only, disk full, ...); the message names the file."""
+
+
+class CorruptStoreError(StoreError):
+    """A results store file that is damaged, is not a SQLite file, or is not of saliencylab's
+    schema; the message says what is wrong and how to start over."""
+
+
+class NonFiniteError(InvalidDataError):
+    """NaN or inf where finite numbers are needed: in a model's outputs, in the attributions a
+    method produced, in a post-processed map or in data read from a file. Raised instead of
+    letting the values turn silently into zeros or NaN scores.
+
+    Example:
+        >>> import torch
+        >>> check_nonfinite(torch.tensor([1.0, float("nan"), float("inf")]), "y")
+        Traceback (most recent call last):
+        ...
+        saliencylab.errors.NonFiniteError: found 2 non-finite values (1 NaN, 1 inf) of 3 in y
+    """
+
+
+def nonfinite_counts(tensor: object) -> tuple[int, int]:
+    """``(NaN count, inf count)`` of a floating-point (or complex) tensor; ``(0, 0)`` for any
+    other value (integer tensors, None, ...)."""
+    is_float = getattr(tensor, "is_floating_point", None)
+    if is_float is None or not (is_float() or tensor.is_complex()):  # type: ignore[attr-defined]
+        return 0, 0
+    nan = int(tensor.isnan().sum())  # type: ignore[attr-defined]
+    inf = int(tensor.isinf().sum())  # type: ignore[attr-defined]
+    return nan, inf
+
+
+def check_nonfinite(tensor: object, what: str, hint: str | None = None) -> None:
+    """Raise :class:`NonFiniteError` if the tensor ``tensor`` holds NaN or inf.
+
+    The message reads ``"found <n> non-finite values (<a> NaN, <b> inf) of <size> in <what>"``,
+    then ``hint`` if given. The check is one reduction on the tensor's device.
+    """
+    is_float = getattr(tensor, "is_floating_point", None)
+    if is_float is None or not (is_float() or tensor.is_complex()):  # type: ignore[attr-defined]
+        return
+    if bool(tensor.isfinite().all()):  # type: ignore[attr-defined]
+        return
+    nan, inf = nonfinite_counts(tensor)
+    n = nan + inf
+    message = (f"found {n} non-finite value{'s' if n != 1 else ''} ({nan} NaN, {inf} inf) of "
+               f"{tensor.numel()} in {what}")  # type: ignore[attr-defined]
+    if hint:
+        message += f"; {hint}"
+    raise NonFiniteError(message)
+
+
+class UnsafeCheckpointError(SaliencyLabError):
+    """A checkpoint that holds Python objects beyond tensors and plain values: loading it would
+    run code, so it is refused (``saliencylab convert`` rewrites a file the user trusts)."""
+
+
+def prefixed(exc: SaliencyLabError, where: object) -> SaliencyLabError:
+    """``exc`` with ``where`` in front of its message, of the same class (callers catch by
+    class; the message then says which file, dataset or method it was about)."""
+    out = type(exc).__new__(type(exc))
+    out.args = (f"{where}: {exc}",)
+    return out

@@ -167,7 +167,8 @@ class CellOutput:
     examples: bytes | None = None
 
 
-def _procedure(task: TrainTask, data: Dataset) -> Traditional | Segmentation | SaliencyGuided:
+def procedure_for(task: TrainTask, data: Dataset) -> Traditional | Segmentation | SaliencyGuided:
+    """The training procedure of ``task`` on ``data``."""
     if task.training == "saliency_guided":
         return SaliencyGuided(**task.sgt)
     # Traditional training of a segmenter: cross-entropy over every time step.
@@ -183,7 +184,7 @@ def run_train_cell(task: TrainTask) -> CellOutput:
     seed_everything(task.seed)
     model = build_model_for(task.model, data, **task.model_kwargs)
     config = TrainConfig(seed=task.seed, device="auto", **task.train)
-    result = fit(model, data, config, _procedure(task, data), progress=False)
+    result = fit(model, data, config, procedure_for(task, data), progress=False)
     checkpoint = make_checkpoint(result.model, data_config=data.config, data_spec=data.spec,
                                  task=asdict(task), train_config=config,
                                  procedure=result.procedure, metrics=result.metrics())

@@ -27,15 +27,13 @@ Example:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -46,6 +44,7 @@ from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
 from saliencylab.explain.registry import get_method
 from saliencylab.metrics import check_metric_options, resolve_metrics
 from saliencylab.models import get_model_info
+from saliencylab.settings import CheckedModel
 
 # The ten methods of the [TSB] benchmark (Section 4 of the paper).
 TSB_METHODS = [
@@ -69,8 +68,8 @@ OBJ_METHODS = [
 OBJ_METRICS = ["sanity", "faithfulness", "inter_class_sensitivity", "robustness", "stability"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_Strict = CheckedModel
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
 class TrainSettings(_Strict):
@@ -143,6 +142,16 @@ class GridConfig(_Strict):
     train: TrainSettings = TrainSettings()
     sgt: SGTSettings = SGTSettings()
     evaluation: EvalSettings = EvalSettings()
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # The default run directory is runs/<name>: a name must not lead out of it.
+        if not _PLAIN_NAME.fullmatch(value) or ".." in value:
+            raise ValueError(f"the grid name {value!r} must be a plain name (letters, digits, "
+                             "'_', '-', '.'; no path separators or '..'); pass --run-dir to "
+                             "choose where the run goes")
+        return value
 
     @field_validator("tsr")
     @classmethod
@@ -357,9 +366,8 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
 def _build(raw: dict[str, Any], source: str) -> GridConfig:
     try:
         return GridConfig(**raw)
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(f"invalid grid config ({source}):\n" + "\n".join(lines)) from None
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_config(
@@ -374,7 +382,12 @@ def load_config(
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"grid config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the grid file {path}: {exc}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a YAML mapping, got {type(loaded).__name__}")
         preset = loaded.pop("preset", preset)

@@ -8,6 +8,7 @@ interpret, as [TSB] (Ismail et al., NeurIPS 2020) excludes them from its analysi
 Example:
     >>> from saliencylab.data import load_synthetic
     >>> from saliencylab.models import build_model
+from saliencylab.settings import CheckedModel
     >>> from saliencylab.train import TrainConfig, fit
     >>> data = load_synthetic("Middle", "Gaussian")
     >>> model = build_model("tcn", n_features=data.n_features, n_time=data.n_time)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +29,19 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import nn
 
-from saliencylab.errors import ConfigError, SaliencyLabError, ShapeError
+from saliencylab.errors import (
+    ConfigError,
+    SaliencyLabError,
+    ShapeError,
+    UnsafeCheckpointError,
+    prefixed,
+)
 from saliencylab.models import build_model
+from saliencylab.settings import CheckedModel
 from saliencylab.train.procedures import Traditional, TrainingProcedure
 from saliencylab.utils import (
     check_finite,
@@ -46,10 +55,8 @@ from saliencylab.utils import (
 CHECKPOINT_FORMAT = 1
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(CheckedModel):
     """Settings of one training run; hashed into cache keys, stored in checkpoints."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     epochs: int = Field(100, ge=1, description="maximum number of epochs")
     batch_size: int = Field(50, ge=1)
@@ -317,30 +324,106 @@ def save_checkpoint(path: str | Path, model: nn.Module, **info: Any) -> Path:
 def model_from_checkpoint(
     payload: dict[str, Any], device: str | torch.device | None = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a model from a checkpoint dict; returns ``(model in eval mode, info)``."""
+    """Rebuild a model from a checkpoint dict; returns ``(model in eval mode, info)``.
+
+    Raises:
+        SaliencyLabError: not a checkpoint of this format, or weights that do not fit the
+            recorded model (the message lists the missing, unexpected and mis-shaped keys).
+    """
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise SaliencyLabError(f"not a saliencylab checkpoint (format {CHECKPOINT_FORMAT})")
+    for key in ("model_config", "state_dict"):
+        if not isinstance(payload.get(key), dict):
+            raise SaliencyLabError(f"the checkpoint has no {key} (a dict); it is damaged or not "
+                                   "one saliencylab wrote")
     model = build_model(**payload["model_config"])
+    _check_state(model, payload["state_dict"], payload["model_config"].get("name", "model"))
     model.load_state_dict(payload["state_dict"])
     model.to(resolve_device(device)).eval()
     return model, {k: v for k, v in payload.items() if k != "state_dict"}
 
 
+def _check_state(model: nn.Module, state: dict[str, Any], name: str) -> None:
+    """Say which keys and shapes of ``state`` differ from ``model``'s before loading it."""
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in state.items()}
+    missing, unexpected = sorted(want.keys() - have), sorted(have.keys() - want)
+    shapes = [f"{k}: {have[k]} instead of {want[k]}" for k in sorted(want.keys() & have.keys())
+              if have[k] != want[k]]
+    if not (missing or unexpected or shapes):
+        return
+    parts = [f"missing {', '.join(missing[:8])}" if missing else "",
+             f"unexpected {', '.join(unexpected[:8])}" if unexpected else "",
+             f"shapes {'; '.join(shapes[:8])}" if shapes else ""]
+    raise SaliencyLabError(f"the checkpoint's weights do not fit the {name} its model_config "
+                           f"describes: " + "; ".join(p for p in parts if p))
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint dict in ``path``, read with ``weights_only=True`` (tensors and plain
-    values only: a file cannot run code when it is loaded)."""
+    values only: a file cannot run code when it is loaded).
+
+    A file that holds other Python objects (an older saliencylab checkpoint, or one crafted to
+    run code) is refused; ``saliencylab convert FILE`` rewrites a file the user trusts.
+    """
     path = Path(path)
     if not path.is_file():
         raise SaliencyLabError(f"checkpoint file not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure means "not our checkpoint"
-        raise SaliencyLabError(f"{path} is not a readable saliencylab checkpoint (tensors and "
-                               f"plain values only): {exc}") from exc
+    except pickle.UnpicklingError:  # Python objects beyond tensors and plain values
+        raise UnsafeCheckpointError(
+            f"{path} holds Python objects that loading would have to execute, so it was not "
+            f"loaded. If it is an older saliencylab checkpoint from a source you trust, "
+            f"rewrite it once with `saliencylab convert {path}`") from None
+    except Exception as exc:  # truncated, not a torch file, ...
+        raise SaliencyLabError(f"{path} is not a readable saliencylab checkpoint: {exc}") from exc
     if not isinstance(payload, dict):
         raise SaliencyLabError(f"{path} is not a saliencylab checkpoint (it holds a "
                                f"{type(payload).__name__}, not a dict)")
     return payload
+
+
+def _plain_values(obj: Any) -> Any:
+    """``obj`` with every value a tensor, number, string, bool, None, list or dict; any other
+    object becomes its ``repr`` (so the result loads with ``weights_only=True``)."""
+    if hasattr(obj, "model_dump"):
+        obj = obj.model_dump()
+    if isinstance(obj, dict):
+        return {str(k): _plain_values(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain_values(v) for v in obj]
+    if obj is None or isinstance(obj, bool | int | float | str | torch.Tensor):
+        return obj
+    if hasattr(obj, "item") and callable(obj.item):  # NumPy scalars
+        return obj.item()
+    return repr(obj)
+
+
+def convert_checkpoint(source: str | Path, target: str | Path | None = None) -> Path:
+    """Rewrite an older (pickled) checkpoint as one that loads with ``weights_only=True``.
+
+    **This unpickles ``source``, which runs any code the file contains: call it only on files
+    you trust.** The model is rebuilt from its recorded config (so the weights are checked),
+    and the task and data recipe are kept when the file records them. ``target`` defaults to
+    ``source`` itself.
+    """
+    source = Path(source)
+    if not source.is_file():
+        raise SaliencyLabError(f"checkpoint file not found: {source}")
+    try:
+        payload = torch.load(source, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise SaliencyLabError(f"{source} cannot be read as a checkpoint: {exc}") from exc
+    model, info = model_from_checkpoint(payload)
+    info = {k: _plain_values(v) for k, v in info.items()}
+    plain = make_checkpoint(model, data_config=info.get("data_config"),
+                            data_spec=info.get("data_spec"), task=info.get("task"),
+                            procedure=info.get("procedure"), metrics=info.get("metrics"))
+    plain["train_config"] = info.get("train_config")
+    out = write_checkpoint(Path(target) if target is not None else source, plain)
+    read_checkpoint(out)  # the rewritten file loads safely
+    return out
 
 
 def load_checkpoint(
@@ -357,4 +440,4 @@ def load_checkpoint(
     try:
         return model_from_checkpoint(payload, device)
     except SaliencyLabError as exc:
-        raise SaliencyLabError(f"{path}: {exc}") from exc
+        raise prefixed(exc, path) from exc
