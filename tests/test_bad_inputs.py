@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from saliencylab import errors as E
 from saliencylab.bench.config import GridConfig, load_config
-from saliencylab.bench.preflight import check_grid
+from saliencylab.bench.plan import check_grid
 from saliencylab.bench.store import ResultStore
 from saliencylab.cli import app
 from saliencylab.data import Split, load_dataset, load_from_spec

@@ -118,11 +118,12 @@ def nonfinite_counts(tensor: object) -> tuple[int, int]:
     return nan, inf
 
 
-def check_nonfinite(tensor: object, what: str, hint: str | None = None) -> None:
+def check_nonfinite(tensor: object, what: str, hint: str | None = None, *,
+                    prefix: str | None = None) -> None:
     """Raise :class:`NonFiniteError` if the tensor ``tensor`` holds NaN or inf.
 
-    The message reads ``"found <n> non-finite values (<a> NaN, <b> inf) of <size> in <what>"``,
-    then ``hint`` if given. The check is one reduction on the tensor's device.
+    The message reads ``"<prefix>: found <n> non-finite values (<a> NaN, <b> inf) of <size> in
+    <what>"``, then ``"; <hint>"`` if given. The check is one reduction on the tensor's device.
     """
     is_float = getattr(tensor, "is_floating_point", None)
     if is_float is None or not (is_float() or tensor.is_complex()):  # type: ignore[attr-defined]
@@ -133,6 +134,8 @@ def check_nonfinite(tensor: object, what: str, hint: str | None = None) -> None:
     n = nan + inf
     message = (f"found {n} non-finite value{'s' if n != 1 else ''} ({nan} NaN, {inf} inf) of "
                f"{tensor.numel()} in {what}")  # type: ignore[attr-defined]
+    if prefix:
+        message = f"{prefix}: {message}"
     if hint:
         message += f"; {hint}"
     raise NonFiniteError(message)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from saliencylab.bench.config import PRESETS, TSB_METHODS, load_config
-from saliencylab.bench.runner import eval_tasks, train_tasks
+from saliencylab.bench.plan import eval_tasks, train_tasks
 from saliencylab.data import DESIGNS, PROCESSES
 from saliencylab.errors import ConfigError, UnknownNameError
 

@@ -13,7 +13,8 @@ from saliencylab.bench.config import (
     cell_metrics,
     load_config,
 )
-from saliencylab.bench.runner import eval_tasks, run_grid, train_tasks
+from saliencylab.bench.plan import eval_tasks, train_tasks
+from saliencylab.bench.runner import run_grid
 from saliencylab.bench.store import ResultStore
 from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
 from saliencylab.explain import OBJ_PRESETS

@@ -187,6 +187,18 @@ def test_schema_version_mismatch_is_refused(tmp_path):
         ResultStore(path)
 
 
+def test_a_store_without_the_claims_table_is_upgraded(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with ResultStore(path) as first:
+        first.write_cell("k1", "evaluate", CONFIG, ROWS, duration=1.0)
+    with sqlite3.connect(path) as conn:  # a store written before claims existed
+        conn.execute("DROP TABLE claims")
+    conn.close()
+    with ResultStore(path) as again:
+        assert again.finished_keys() == {"k1"} and again.claims() == {}
+        assert again.claim("k2", "host:1:token") == "claimed"
+
+
 def test_not_applicable_cell_counts_as_finished(store):
     assert store.write_cell(
         "k1",

@@ -3,8 +3,15 @@
 Every executor has one method that matters, ``map_unordered(fn, tasks)``, which yields
 ``(task, result)`` pairs as tasks complete (not in submission order). The caller, the driver,
 writes each result to the :class:`~saliencylab.bench.store.ResultStore` as it arrives, one
-transaction per cell. Workers therefore never open the run directory's SQLite file: a Ray worker
-on another machine only needs to import saliencylab and return its result.
+transaction per cell. Executors never touch the store: workers never open the run directory's
+SQLite file, so a Ray worker on another machine only needs to import saliencylab and return its
+result.
+
+``tasks`` may be any iterable, and it is consumed **lazily**: the next task is drawn only when
+a slot frees up (one at a time in-process, ``max_in_flight`` at once in a pool or on Ray). The
+driver relies on this to claim each cell in the store right before it is submitted, so two
+drivers sharing a run directory split the cells instead of both queueing all of them. An
+exception raised by the iterable itself (not by a task) propagates unchanged.
 
 An exception inside a task is never swallowed: it stops the map, cancels the tasks not yet
 started and is re-raised in the driver as :class:`TaskError` naming the task, with the original
@@ -30,7 +37,7 @@ import os
 import pickle
 import reprlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import Any, Protocol, runtime_checkable
 
 from saliencylab.errors import ConfigError, SaliencyLabError, UnknownNameError
@@ -58,8 +65,9 @@ class TaskError(SaliencyLabError):
 class Executor(Protocol):
     """Runs ``fn`` over tasks and yields ``(task, result)`` as each completes."""
 
-    def map_unordered(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple]:
-        """Yield ``(task, fn(task))`` pairs in completion order; raise :class:`TaskError`."""
+    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[tuple]:
+        """Yield ``(task, fn(task))`` pairs in completion order, drawing ``tasks`` lazily;
+        raise :class:`TaskError`."""
         ...
 
     def close(self) -> None:
@@ -130,20 +138,23 @@ class LocalExecutor(_ContextManager):
     def in_process(self) -> bool:
         return self.workers <= 1
 
-    def map_unordered(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple]:
-        """Yield ``(task, fn(task))`` as tasks complete; a failure raises :class:`TaskError`."""
+    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[tuple]:
+        """Yield ``(task, fn(task))`` as tasks complete; a failure raises :class:`TaskError`.
+
+        ``tasks`` is drawn lazily: in-process one task at a time, in a pool as slots free up.
+        """
         if self.in_process:
-            return self._map_in_process(fn, list(tasks))
+            return self._map_in_process(fn, tasks)
         try:
             pickle.dumps(fn)
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             raise ConfigError(
                 f"{fn!r} cannot be sent to worker processes; use a module-level function ({exc})"
             ) from exc
-        return self._map_pool(fn, list(tasks))
+        return self._map_pool(fn, tasks)
 
     @staticmethod
-    def _map_in_process(fn: Callable[[Any], Any], tasks: list) -> Iterator[tuple]:
+    def _map_in_process(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[tuple]:
         for task in tasks:
             try:
                 result = fn(task)
@@ -161,7 +172,7 @@ class LocalExecutor(_ContextManager):
             )
         return self._pool
 
-    def _map_pool(self, fn: Callable[[Any], Any], tasks: list) -> Iterator[tuple]:
+    def _map_pool(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[tuple]:
         pool = self._get_pool()
         todo = iter(tasks)
         pending: dict[cf.Future, Any] = {}
@@ -227,7 +238,9 @@ class RayExecutor(_ContextManager):
         num_cpus: CPUs of a local instance (default: all); ignored when joining a cluster.
         resources_per_task: Ray resource requests per task, e.g. ``{"num_cpus": 1,
             "num_gpus": 0.25}`` (default: Ray's one CPU per task).
-        max_in_flight: tasks submitted at once (default: all; Ray queues them).
+        max_in_flight: tasks submitted at once (default: all of a list, since Ray queues
+            them; twice the cluster's CPUs for a lazy iterable, so that the driver claims
+            cells only as they can start).
         init_kwargs: further keyword arguments for ``ray.init`` (e.g. ``runtime_env``).
 
     Results travel back to the driver, which writes the store; workers need saliencylab
@@ -282,15 +295,26 @@ class RayExecutor(_ContextManager):
             self._remote_cache[fn] = remote
         return self._remote_cache[fn]
 
-    def map_unordered(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple]:
-        """Yield ``(task, fn(task))`` as Ray tasks complete; a failure raises :class:`TaskError`."""
-        return self._map(self._remote(fn), list(tasks))
+    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[tuple]:
+        """Yield ``(task, fn(task))`` as Ray tasks complete; a failure raises :class:`TaskError`.
 
-    def _map(self, remote, tasks: list) -> Iterator[tuple]:
+        ``tasks`` is drawn lazily, ``max_in_flight`` at a time.
+        """
+        return self._map(self._remote(fn), tasks)
+
+    def _limit(self, tasks: Iterable[Any]) -> int:
+        if self.max_in_flight:
+            return self.max_in_flight
+        if isinstance(tasks, Sized):
+            return max(len(tasks), 1)
+        ray = _import_ray()
+        return max(2 * int(ray.cluster_resources().get("CPU", 1)), 1)
+
+    def _map(self, remote, tasks: Iterable[Any]) -> Iterator[tuple]:
         ray = _import_ray()
         from ray.exceptions import RayError, RayTaskError
 
-        limit = self.max_in_flight or max(len(tasks), 1)
+        limit = self._limit(tasks)
         todo = iter(tasks)
         pending: dict[Any, Any] = {}  # ObjectRef -> task
 

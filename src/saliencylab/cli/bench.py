@@ -1,4 +1,10 @@
-"""``saliencylab bench``, ``saliencylab results`` and ``saliencylab report``."""
+"""``saliencylab bench``, ``saliencylab results`` and ``saliencylab report``.
+
+Several ``bench`` processes may run on one run directory at once: they split the cells through
+claims in the results store (see :mod:`saliencylab.bench.runner`) and each prints what it ran,
+what the others finished and what is left. A damaged results store is refused by every command
+with a :class:`~saliencylab.errors.CorruptStoreError` (exit code 2) that says what to do.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +29,17 @@ def bench(
     address: str = typer.Option(None, help="Ray cluster address (default: a local Ray)"),
     report: bool = typer.Option(True, help="write the HTML report at the end"),
     max_cells: int = typer.Option(None, min=1, help="stop after this many new cells"),
+    lease: float = typer.Option(
+        None, min=1.0, help="seconds a cell's claim lasts unless renewed (renewed every "
+        "quarter lease while it runs; default $SALIENCYLAB_LEASE or 600): how long a killed "
+        "run's cells wait before a process on another machine takes them over"),
+    check: bool = typer.Option(False, "--check", help="check the whole grid (names, data, "
+                               "models, method and metric parameters on two samples), print "
+                               "its cells and exit without running anything"),
 ) -> None:
     """Run (or resume) a benchmark grid and write its report."""
     from saliencylab.bench.config import EXPERIMENTS, load_config
+    from saliencylab.bench.plan import check_grid
     from saliencylab.bench.runner import run_grid
 
     if preset in EXPERIMENTS:
@@ -33,22 +47,40 @@ def bench(
         return
     grid = load_config(config, preset)
     run_dir = run_dir or Path("runs") / grid.name
-    data = f"{len(grid.datasets)} designs x {len(grid.processes)} processes"
-    if grid.ucr:
-        data = (data + " + " if grid.datasets else "") + f"{len(grid.ucr)} UCR datasets"
-    quality = f" x {len(grid.quality_metrics())} quality metrics" if grid.metrics else ""
-    console.print(f"[bold]bench[/] {grid.name}: {data} x {len(grid.models)} models x "
-                  f"{len(grid.training)} trainings x {len(grid.all_methods())} methods "
-                  f"(+{len(grid.tsr)} TSR) x {len(grid.seeds)} seeds{quality} -> {run_dir}")
+    if check:
+        plan = check_grid(grid)
+        import pandas as pd
+
+        _print(pd.DataFrame(plan.rows()), f"grid {grid.name}: {len(plan.trains)} train cells, "
+               f"{len(plan.evals)} eval cells — checked, nothing run")
+        return
+    if (Path(run_dir) / "results.sqlite").exists():
+        _open_store(run_dir).close()  # refuse a damaged store before saying anything else
+    datasets = grid.dataset_names()
+    metrics = f" + metrics {', '.join(grid.metrics)}" if grid.metrics else ""
+    console.print(f"[bold]bench[/] {grid.name}: {len(datasets)} datasets "
+                  f"({', '.join(datasets[:4])}{', ...' if len(datasets) > 4 else ''}) x "
+                  f"{len(grid.models)} models x {len(grid.training)} trainings x "
+                  f"{len(grid.all_methods())} methods (+{len(grid.tsr)} TSR) x "
+                  f"{len(grid.seeds)} seeds{metrics} -> {run_dir}")
     summary = run_grid(grid, run_dir, executor=executor, workers=workers, address=address,
-                       max_cells=max_cells)
-    console.print(f"cells: {summary.cells_run} run, {summary.cells_skipped} already finished, "
-                  f"{summary.cells_total} in the grid")
+                       max_cells=max_cells, lease=lease)
+    console.print(f"cells: {summary.line()}", highlight=False, soft_wrap=True)
+    if summary.cells_held:
+        console.print(f"{_cells(summary.cells_held)} held by another process on {run_dir}: it "
+                      "stores them when done", highlight=False)
+    if summary.cells_left:
+        console.print(f"run again to compute the {_cells(summary.cells_left)} left",
+                      highlight=False)
     if report:
         from saliencylab.report.html import write_report
 
         page = write_report(run_dir)
         console.print(f"report: [bold]{page}[/]")
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell" if n == 1 else f"{n} cells"
 
 
 def _run_experiment(preset: str, run_dir: Path | None) -> None:
@@ -67,6 +99,7 @@ def report_cmd(run_dir: Path = typer.Argument(..., help="a run directory of `ben
     """Write RUN_DIR/report/index.html from the run's results."""
     from saliencylab.report.html import write_report
 
+    _open_store(run_dir).close()  # a missing or damaged store: a clear error, nothing written
     console.print(f"report: [bold]{write_report(run_dir)}[/]")
 
 
@@ -76,16 +109,18 @@ def results_show(
     metric: str = typer.Option("aup", help="metric for the per-method table"),
 ) -> None:
     """Print model accuracies and a method table with Diff against random."""
-    from saliencylab.bench.store import ResultStore
-    from saliencylab.errors import SaliencyLabError
+    from saliencylab.errors import UnknownNameError
     from saliencylab.report.tables import eval_table, train_table, with_diffs
 
-    db = Path(run_dir) / "results.sqlite"
-    if not db.is_file():
-        raise SaliencyLabError(f"{run_dir} holds no results.sqlite: run `saliencylab bench` first")
-    with ResultStore(db) as store:
-        _print(train_table(store), "models")
+    with _open_store(run_dir) as store:
+        trains = train_table(store)
         evals = with_diffs(eval_table(store))
+    described = {"key", "dataset", "process", "model", "training", "seed", "method",
+                 "base_method", "tsr", "train_key", "model_key", "split", "metrics"}
+    available = [c for c in evals.columns if c not in described and not c.startswith("diff_")]
+    if not evals.empty and metric not in available:
+        raise UnknownNameError("metric of this run", metric, available)
+    _print(trains, "models")
     if not evals.empty:
         cols = ["dataset", "process", "model", "training", "method", metric, f"diff_{metric}"]
         _print(evals[[c for c in cols if c in evals]], f"{metric} per method")
@@ -98,10 +133,19 @@ def results_export(
     table: str = typer.Option("results", help="results (one row per metric) or cells"),
 ) -> None:
     """Export the results store to CSV or Parquet."""
-    from saliencylab.bench.store import ResultStore
-
-    with ResultStore(Path(run_dir) / "results.sqlite") as store:
+    with _open_store(run_dir) as store:
         console.print(f"wrote {store.export(out, table=table)}")
+
+
+def _open_store(run_dir: Path):
+    """The checked results store of an existing run directory (never creates one)."""
+    from saliencylab.bench.store import DEFAULT_FILENAME, ResultStore
+    from saliencylab.errors import StoreError
+
+    db = Path(run_dir) / DEFAULT_FILENAME
+    if not db.is_file():
+        raise StoreError(f"{run_dir} holds no {DEFAULT_FILENAME}: run `saliencylab bench` first")
+    return ResultStore(db, create=False)
 
 
 def _print(frame, title: str) -> None:

@@ -1,5 +1,7 @@
-"""The whole grid checked before anything runs: a typo in a method parameter must not surface
-after an hour of training.
+"""From a grid to its cells, checked before anything runs: a typo in a method parameter must
+not surface after an hour of training.
+
+:func:`train_tasks` and :func:`eval_tasks` expand a grid into its cells (in a stable order).
 
 :func:`check_grid` resolves every name (datasets, processes, models, methods, metrics), loads
 every dataset with its options (generated data is cached, so the run reuses it), builds every
@@ -30,14 +32,14 @@ from saliencylab.bench.cells import (
     procedure_for,
     resolved_params,
 )
-from saliencylab.bench.config import GridConfig
+from saliencylab.bench.config import GridConfig, cell_metrics
 from saliencylab.errors import ConfigError, SaliencyLabError, prefixed
 from saliencylab.explain import explain
 from saliencylab.metrics import score
 from saliencylab.models import build_model_for
 from saliencylab.train import TrainConfig
 
-__all__ = ["GridPlan", "check_grid"]
+__all__ = ["GridPlan", "check_grid", "eval_tasks", "train_tasks"]
 
 #: Samples explained and scored per (model kind, method) by the dry run.
 DRY_RUN_SAMPLES = 2
@@ -60,6 +62,44 @@ class GridPlan:
                 for t in self.trains]
 
 
+def train_tasks(grid: GridConfig) -> list[TrainTask]:
+    """Every model the grid trains, in a stable order: datasets x processes (for the sources
+    that take one) x models x trainings x seeds."""
+    out = []
+    for dataset in grid.dataset_names():
+        for process in grid.processes_for(dataset):
+            for model in grid.models:
+                for training in grid.training:
+                    for seed in grid.seeds:
+                        out.append(TrainTask(
+                            dataset=dataset, process=process, model=model, training=training,
+                            seed=seed, data=grid.data_options(dataset),
+                            data_dir=grid.data_dir_for(dataset),
+                            model_kwargs=dict(grid.model_kwargs.get(model, {})),
+                            train=grid.train.model_dump(),
+                            sgt=grid.sgt.for_dataset(dataset)
+                            if training == "saliency_guided" else {},
+                        ))
+    return out
+
+
+def eval_tasks(grid: GridConfig, trained: list[TrainTask]) -> list[EvalTask]:
+    """Every (model, method[, TSR]) pair of the grid, each with the metrics that apply to its
+    data (the [TSB] ground truth on synthetic sources, plus the grid's ``metrics``)."""
+    evaluation = grid.evaluation.model_dump()
+    tasks = []
+    for train in trained:
+        metrics = cell_metrics(train.dataset, grid.metrics, data_dir=train.data_dir)
+        metric_params = {k: v for k, v in grid.metric_params.items()} if metrics else {}
+        for label in grid.all_methods():
+            method, params = grid.method_spec(label)
+            for tsr in (False, True) if label in grid.tsr else (False,):
+                tasks.append(EvalTask(train, method, tsr, params, evaluation, metrics,
+                                      metric_params, label=None if label == method else
+                                      (f"{label}+tsr" if tsr else label)))
+    return tasks
+
+
 def check_grid(grid: GridConfig, *, dry_run: bool = True) -> GridPlan:
     """Check everything ``grid`` will use; returns its cells. Raises the first problem found
     (a :class:`~saliencylab.errors.SaliencyLabError` naming the dataset, model or method).
@@ -67,8 +107,6 @@ def check_grid(grid: GridConfig, *, dry_run: bool = True) -> GridPlan:
     Args:
         dry_run: also explain and score two samples per (model, method) on untrained models.
     """
-    from saliencylab.bench.runner import eval_tasks, train_tasks  # the runner imports us
-
     grid.validate_names()
     trains = train_tasks(grid)
     evals = eval_tasks(grid, trains)
