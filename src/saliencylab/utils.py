@@ -157,6 +157,54 @@ def check_rank(tensor: torch.Tensor, rank: int, name: str, layout: str) -> None:
         )
 
 
+#: Elements (floats) one chunk of an expensive call may create: 2**26 ≈ 67 M, 256 MiB of float32
+#: (a laptop's share); ``SALIENCYLAB_MEMORY_BUDGET`` (elements) overrides it.
+DEFAULT_MEMORY_BUDGET = 1 << 26
+
+
+def memory_budget(budget: int | None = None) -> int:
+    """The element budget of one chunk: ``budget``, else ``$SALIENCYLAB_MEMORY_BUDGET``, else
+    :data:`DEFAULT_MEMORY_BUDGET`.
+
+    >>> memory_budget(1000)
+    1000
+    """
+    if budget is None:
+        raw = os.environ.get("SALIENCYLAB_MEMORY_BUDGET")
+        if raw is None:
+            return DEFAULT_MEMORY_BUDGET
+        try:
+            budget = int(float(raw))
+        except ValueError:
+            raise ConfigError(f"SALIENCYLAB_MEMORY_BUDGET must be a number of elements, got "
+                              f"{raw!r}") from None
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ConfigError(f"the memory budget must be a positive number of elements, got "
+                          f"{budget!r}")
+    return budget
+
+
+def rows_per_chunk(elements_per_row: int, *, batch_size: int | None = None,
+                   budget: int | None = None) -> int:
+    """How many input rows one chunk may hold when each row creates ``elements_per_row``
+    elements (e.g. IG: steps x input size; LIME: perturbations x input size): ``batch_size``
+    when given (the explicit override), else the memory budget divided by the row's cost.
+
+    Chunking by the memory a call creates, not by rows, keeps the cost linear in the number of
+    rows and the input length instead of falling off a cliff when one chunk no longer fits.
+
+    >>> rows_per_chunk(50 * 2500, budget=1 << 26)
+    536
+    >>> rows_per_chunk(50 * 2500, batch_size=64)
+    64
+    """
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        return batch_size
+    return max(1, memory_budget(budget) // max(int(elements_per_row), 1))
+
+
 def chunks(n: int, batch_size: int | None):
     """Yield ``slice`` objects covering ``range(n)`` in pieces of at most ``batch_size``."""
     if batch_size is None or batch_size <= 0:
