@@ -68,24 +68,32 @@ def distributions(evals: pd.DataFrame, by: str, path: Path,
 
 
 def example_maps(examples: list[tuple[str, np.lib.npyio.NpzFile]], path: Path) -> Path:
-    """For each (title, npz) the first sample: input, ground-truth box, saliency map (series
-    with time on the x axis, as in the papers' figures; images as their channel mean)."""
+    """For each (title, npz) the first sample: input, ground truth (when the data has one) and
+    saliency map — series with time on the x axis, as in the papers' figures; images as their
+    channel mean, with the title above the row."""
     n = len(examples)
-    fig, axes = plt.subplots(n, 3, figsize=(9.5, 2.9 * n), squeeze=False)
+    truth = any(bool(np.asarray(ex["mask"][0]).any()) for _, ex in examples)
+    cols = 3 if truth else 2
+    fig, axes = plt.subplots(n, cols, figsize=(3.2 * cols, 2.9 * n), squeeze=False)
     for row, (title, ex) in zip(axes, examples, strict=True):
         x, mask, sal = ex["x"][0], ex["mask"][0], ex["saliency"][0]
-        panels = ((x, "input", "viridis"), (mask.astype(float), "ground truth", "Greys"),
-                  (sal, "saliency", "hot"))
+        panels = [(x, "input", "viridis"), (sal, "saliency", "hot")]
+        if truth:
+            panels.insert(1, (mask.astype(float), "ground truth", "Greys"))
         image = np.asarray(x).ndim == 3
         for ax, (img, name, cmap) in zip(row, panels, strict=True):
             img = np.asarray(img, dtype=float)
             if image:
                 ax.imshow(img.mean(0), cmap=cmap)
+                ax.set_xticks([])
+                ax.set_yticks([])
             else:
                 ax.imshow(img.T, aspect="auto", cmap=cmap, origin="lower")
                 ax.set_xlabel("time")
                 ax.set_ylabel("feature")
-            ax.set_title(f"{name} — {title}" if name == "saliency" else name, fontsize=8)
+            if name != "input":
+                ax.set_title(name, fontsize=8)
+        row[0].set_title(title, fontsize=8, loc="left")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -19,6 +19,8 @@ def _wide(frame: pd.DataFrame, statistic: str = "mean") -> pd.DataFrame:
         return frame
     sub = frame[frame["statistic"] == statistic]
     index = [c for c in frame.columns if c not in ("metric", "statistic", "value")]
+    # A cell described with a None (no process for real data) would vanish from the pivot.
+    sub = sub.astype({c: object for c in index}).fillna({c: "–" for c in index})
     wide = sub.pivot_table(index=index, columns="metric", values="value", aggfunc="first")
     return wide.reset_index()
 
