@@ -486,19 +486,27 @@ def test_evaluate_matches_the_generic_precision_recall():
     x, y, box = box_data(20)
     g = torch.Generator().manual_seed(4)
     s = torch.rand(20, T, F, generator=g) ** 2
-    s[3] = 0.0  # an all-zero map: everything undefined
+    s[3] = 0.0  # an all-zero map: undefined for the generic functions, 0 in the evaluation
     s[4] = s[4] * box[4]  # mass only in the box
-    res = evaluate_groundtruth(BoxMeanModel(box[0]), x, y, box, s, CountingBackground(),
-                               generator=0)
+    with pytest.warns(UserWarning, match="1 of 20 saliency maps are all zero"):
+        res = evaluate_groundtruth(BoxMeanModel(box[0]), x, y, box, s, CountingBackground(),
+                                   generator=0)
     masks = mass_top_mask(s)
+    others = torch.arange(20) != 3
     for got, want in ((res.cell, precision_recall(s, box, masks)),
                       (res.time, level_precision_recall(s, box, masks, "time")),
                       (res.feature, level_precision_recall(s, box, masks, "feature"))):
-        assert torch.equal(got.precision_valid, want.precision_valid)
-        assert torch.equal(got.recall_valid, want.recall_valid)
-        assert torch.allclose(got.precision, want.precision, rtol=1e-12, equal_nan=True)
-        assert torch.allclose(got.recall, want.recall, rtol=1e-12, equal_nan=True)
-    assert not res.precision_valid[:, 3].any() and not res.recall_valid[:, 3].any()
+        assert torch.equal(got.precision_valid[:, others], want.precision_valid[:, others])
+        assert torch.equal(got.recall_valid[:, others], want.recall_valid[:, others])
+        assert torch.allclose(got.precision[:, others], want.precision[:, others], rtol=1e-12,
+                              equal_nan=True)
+        assert torch.allclose(got.recall[:, others], want.recall[:, others], rtol=1e-12,
+                              equal_nan=True)
+        assert not want.precision_valid[:, 3].any() and not want.recall_valid[:, 3].any()
+        # the all-zero map finds nothing: precision 0 for d > 0, recall 0 at every d
+        assert (got.precision[1:, 3] == 0).all() and got.precision_valid[1:, 3].all()
+        assert torch.isnan(got.precision[0, 3]) and not got.precision_valid[0, 3]
+        assert (got.recall[:, 3] == 0).all() and got.recall_valid[:, 3].all()
     assert torch.allclose(res.precision[1:, 4], torch.ones(10, dtype=torch.float64))
 
 
@@ -507,3 +515,32 @@ def test_diff_vs_random_needs_same_fractions():
     b = _result([math.nan, 0.5], [math.nan, 0.5], [0.0, 0.5])
     with pytest.raises(ConfigError):
         diff_vs_random(a, b)
+
+
+# ------------------------------------------------------------------------- all-zero maps
+
+
+def test_all_zero_maps_count_as_finding_nothing_with_one_warning():
+    # [TSB] §4.2/§5: an all-zero map selects no cell; the evaluation defines its precision and
+    # recall as 0 (documented), warns once with the count, and the summary is never NaN for it.
+    x, y, box = box_data(6)
+    g = torch.Generator().manual_seed(1)
+    s = torch.rand(6, T, F, generator=g)
+    s[[1, 4]] = 0.0
+    model, bg = BoxMeanModel(box[0]), CountingBackground()
+    with pytest.warns(UserWarning, match=r"2 of 6 saliency maps are all zero") as caught:
+        res = evaluate_groundtruth(model, x, y, box, s, bg, generator=0)
+    assert len([w for w in caught if "all zero" in str(w.message)]) == 1
+    assert res.params["all_zero_maps"] == 2
+    summary = res.summary()
+    for key in ("aup", "aur", "aupr", "time_aup", "feature_aur"):
+        assert math.isfinite(summary[key]), key
+    # the other maps' numbers do not change: equal to the evaluation of those samples alone
+    keep = torch.tensor([0, 2, 3, 5])
+    alone = evaluate_groundtruth(model, x[keep], y[keep], box[keep], s[keep], bg, generator=0)
+    assert torch.allclose(res.precision[:, keep], alone.precision, equal_nan=True)
+    assert torch.allclose(res.recall[:, keep], alone.recall, equal_nan=True)
+    # every map all zero: still a defined summary (precision and recall 0), not NaN
+    with pytest.warns(UserWarning, match="6 of 6 saliency maps are all zero"):
+        empty = evaluate_groundtruth(model, x, y, box, torch.zeros(6, T, F), bg, generator=0)
+    assert empty.summary()["aup"] == 0.0 and empty.summary()["aur"] == 0.0

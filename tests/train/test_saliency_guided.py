@@ -216,9 +216,9 @@ def test_fused_and_separate_forwards_agree_and_batch_norm_is_not_fused():
 # equivalence with traditional training
 
 
-def test_k_zero_equals_traditional_step_for_step():
+def test_nothing_masked_equals_traditional_step_for_step():
     base = TinyNet()
-    proc = SaliencyGuided(k=0.0)
+    proc = SaliencyGuided(k=0.01)  # ⌊0.01 · 48⌋ = 0 cells masked
     x, y = batch()
     loss, _ = proc.loss(base, x, y, gen())
     assert torch.allclose(loss, F.cross_entropy(base(x), y))  # KL term 0
@@ -257,16 +257,16 @@ def toy_dataset(n=60, seed=0):
     return SimpleNamespace(train=split(n, seed), val=split(20, seed + 1), test=split(20, seed + 2))
 
 
-def test_fit_with_k_zero_equals_fit_traditional():
+def test_fit_with_nothing_masked_equals_fit_traditional():
     from saliencylab.train.trainer import TrainConfig, fit
 
     data = toy_dataset()
     cfg = TrainConfig(epochs=2, batch_size=20, device="cpu", patience=5)
-    a = fit(TinyNet(), data, cfg, SaliencyGuided(k=0.0), progress=False)
+    a = fit(TinyNet(), data, cfg, SaliencyGuided(k=0.01), progress=False)  # ⌊k·48⌋ = 0
     b = fit(TinyNet(), data, cfg, Traditional(), progress=False)
     for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
         assert torch.equal(p, q)
-    assert a.procedure["name"] == "saliency_guided" and a.procedure["k"] == 0.0
+    assert a.procedure["name"] == "saliency_guided" and a.procedure["k"] == 0.01
 
 
 def test_fit_and_fine_tune_run_saliency_guided():
@@ -374,7 +374,7 @@ def test_text_needs_a_single_embedding():
 
 
 def test_validation_and_params():
-    for bad_k in (-0.1, 1.5, True, "half"):
+    for bad_k in (-0.1, 1.5, True, "half", float("nan")):
         with pytest.raises(ConfigError):
             SaliencyGuided(k=bad_k)
     for bad_lam in (-1.0, float("nan"), float("inf")):
@@ -435,3 +435,17 @@ def test_saliency_guided_tcn_middle_gaussian_keeps_accuracy():
     print(f"test accuracy traditional {trad.test_accuracy:.3f}, saliency guided "
           f"{sgt.test_accuracy:.3f}")
     assert sgt.test_accuracy >= trad.test_accuracy - 0.02
+
+
+@pytest.mark.parametrize("k", [0, 0.0, 1, 1.0])
+def test_k_must_lie_strictly_between_0_and_1(k):
+    # [SGT]: k is the fraction of features masked; 0 masks nothing, 1 masks every feature
+    with pytest.raises(ConfigError, match=r"k \(the fraction of features masked.*strictly "
+                                          r"between 0 and 1, got " + repr(k)):
+        SaliencyGuided(k=k)
+
+
+def test_negative_lam_is_refused_with_its_value():
+    with pytest.raises(ConfigError, match=r"lam \(the weight of the KL term\) must be a finite "
+                                          r"number >= 0, got -0.5"):
+        SaliencyGuided(k=0.5, lam=-0.5)

@@ -85,7 +85,7 @@ class TrainSettings(_Strict):
 class SGTSettings(_Strict):
     """Saliency guided training settings; ``k``/``lam`` may be overridden per dataset design."""
 
-    k: float = Field(0.5, ge=0, le=1, description="fraction of features masked per sample")
+    k: float = Field(0.5, gt=0, lt=1, description="fraction of features masked per sample")
     lam: float = Field(1.0, ge=0, description="weight of the KL term")
     by_magnitude: bool = False
     per_dataset: dict[str, dict[str, float]] = Field(default_factory=dict)

@@ -306,7 +306,11 @@ def _read_tsv(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
     if frame.shape[1] < 2 or len(frame) == 0:
         raise InvalidDataError(f"{path} holds no series (expected 'label<TAB>v1<TAB>v2...')")
     labels = frame.iloc[:, 0].astype(str).str.strip().to_numpy()
-    values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
+    try:
+        values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:  # a value that is not a number
+        raise InvalidDataError(f"{path}: every value after the label must be a number ({exc})"
+                               ) from None
     return [row[None, :] for row in values], labels  # (1, L) each: univariate
 
 
@@ -396,13 +400,15 @@ def _read_split(files: dict[str, Path], split: str):
 
 
 def _load_raw(config: UCRConfig):
-    """``{split: (series, labels)}`` plus declared class names and a source description."""
+    """``{split: (series, labels)}`` plus declared class names, a source description and the
+    name of each split's file (for messages)."""
     if config.folder is not None:
         files = _find_files(Path(config.folder).expanduser(), config.name)
         raw = {s: _read_split(files, s) for s in _SPLITS}
         source = {"kind": "folder", "files": {s: str(p) for s, p in files.items()}}
         declared = raw["TRAIN"][2] or raw["TEST"][2]
-        return {s: raw[s][:2] for s in _SPLITS}, declared, source
+        names = {s: str(p) for s, p in files.items()}
+        return {s: raw[s][:2] for s in _SPLITS}, declared, source, names
     load_classification, _ = _require_aeon(f"loading {config.name!r} by name")
     raw = {}
     for split in _SPLITS:
@@ -413,7 +419,8 @@ def _load_raw(config: UCRConfig):
             raise _name_error(config.name, exc) from exc
         raw[split] = (x, np.asarray(y).astype(str), meta.get("class_values"))
     source = {"kind": "aeon", "shipped": config.name in shipped_datasets()}
-    return {s: raw[s][:2] for s in _SPLITS}, raw["TRAIN"][2], source
+    names = {s: f"aeon's {config.name}_{s}" for s in _SPLITS}
+    return {s: raw[s][:2] for s in _SPLITS}, raw["TRAIN"][2], source, names
 
 
 def _name_error(name: str, exc: Exception) -> SaliencyLabError:
@@ -438,9 +445,20 @@ def _name_error(name: str, exc: Exception) -> SaliencyLabError:
     )
 
 
-def _to_tensor(series: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _rows(mask: torch.Tensor, limit: int = 5) -> str:
+    """The 1-based rows (series) where ``mask`` (N, ...) holds, as ``"3, 17 and 2 more"``."""
+    rows = (mask.reshape(mask.shape[0], -1).any(dim=1).nonzero()[:, 0] + 1).tolist()
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return ", ".join(map(str, rows[:limit])) + more
+
+
+def _to_tensor(series: Any, where: str = "the data") -> tuple[torch.Tensor, torch.Tensor]:
     """Series (``(N, C, L)`` array or list of ``(C, L_i)``) -> NaN-padded ``(N, Lmax, C)`` float64
-    and lengths ``(N,)``; trailing NaN of a row counts as padding (UCR .tsv convention)."""
+    and lengths ``(N,)``; trailing NaN of a row counts as padding (UCR .tsv convention).
+
+    ``InvalidDataError`` naming ``where`` (the file) and the rows, counted from 1 in the file's
+    order of series, for inf anywhere and NaN inside a series (before its last observed step).
+    """
     if isinstance(series, np.ndarray) and series.ndim == 3:
         arr = series.astype(np.float64, copy=False)
     else:
@@ -455,18 +473,42 @@ def _to_tensor(series: Any) -> tuple[torch.Tensor, torch.Tensor]:
         for i, s in enumerate(items):  # one copy per series while parsing a ragged file
             arr[i, :, : s.shape[1]] = s
     x = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 2, 1)))  # (N, L, C)
+    infinite = torch.isinf(x)
+    if infinite.any():
+        n = int(infinite.sum())
+        raise InvalidDataError(
+            f"{where}: {n} value{' is' if n == 1 else 's are'} inf, in row(s) {_rows(infinite)} "
+            "(series counted from 1); fix or drop those series before loading"
+        )
     observed = ~torch.isnan(x).all(dim=2)  # (N, L): any channel present at this step
     steps = torch.arange(x.shape[1])
     lengths = torch.where(observed, steps + 1, torch.zeros_like(steps)).amax(dim=1)
     valid = steps[None, :] < lengths[:, None]
-    if torch.isnan(x[valid]).any():
+    missing = torch.isnan(x) & valid[..., None]
+    if missing.any():
         raise InvalidDataError(
-            "the series hold missing values (NaN inside a series); load an imputed version "
-            "(aeon's '<name>_nmv' files) or impute them before loading"
+            f"{where}: row(s) {_rows(missing)} (series counted from 1) hold missing values (NaN "
+            "inside a series, not the trailing NaN padding of a shorter series); load an imputed "
+            "version (aeon's '<name>_nmv' files) or impute them before loading"
         )
     if (lengths == 0).any():
-        raise InvalidDataError(f"{int((lengths == 0).sum())} series are empty")
+        raise InvalidDataError(f"{where}: {int((lengths == 0).sum())} series are empty, in "
+                               f"row(s) {_rows(lengths == 0)}")
     return torch.nan_to_num(x, nan=0.0), lengths
+
+
+def _check_test_labels(train: np.ndarray, test: np.ndarray, where: str) -> None:
+    """Every test label must occur in the training file: a class the model never saw would
+    otherwise become a new class index that no trained model can predict."""
+    unseen = sorted(set(test.tolist()) - set(train.tolist()), key=_label_key)
+    if unseen:
+        rows = int(np.isin(test, unseen).sum())
+        raise InvalidDataError(
+            f"{where}: {rows} test series carry labels that do not occur in the training file: "
+            f"{', '.join(map(repr, unseen[:10]))}{' ...' if len(unseen) > 10 else ''} (training "
+            f"labels: {', '.join(map(repr, sorted(set(train.tolist()), key=_label_key)[:10]))}); "
+            "a class absent from training cannot be learned"
+        )
 
 
 def _class_names(labels: list[np.ndarray], declared: list[str] | None) -> list[str]:
@@ -483,8 +525,9 @@ def _class_names(labels: list[np.ndarray], declared: list[str] | None) -> list[s
 
 
 def _build(config: UCRConfig) -> Dataset:
-    raw, declared, source = _load_raw(config)
-    tensors = {s: _to_tensor(raw[s][0]) for s in _SPLITS}
+    raw, declared, source, where = _load_raw(config)
+    tensors = {s: _to_tensor(raw[s][0], where[s]) for s in _SPLITS}
+    _check_test_labels(np.asarray(raw["TRAIN"][1]), np.asarray(raw["TEST"][1]), where["TEST"])
     n_channels = {s: t[0].shape[2] for s, t in tensors.items()}
     if n_channels["TRAIN"] != n_channels["TEST"]:
         raise InvalidDataError(
@@ -583,7 +626,9 @@ def load_ucr(
         SaliencyLabError: the name cannot be loaded (offline and not shipped, unknown name, no
             such files in ``folder``) — the message lists the shipped datasets and the folder
             layout; aeon missing for ``.ts`` files.
-        InvalidDataError: unparsable files, missing values inside a series.
+        InvalidDataError: unparsable files; inf, or missing values (NaN) inside a series (the
+            message names the file and the rows); test labels that do not occur in the training
+            file (the message lists them).
         ConfigError: out-of-range options, a name that is not a plain name.
 
     Example:

@@ -44,7 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
-from saliencylab.explain.method import Context, Method, positive_int
+from saliencylab.explain.method import Context, Method, boolean, one_of, positive_int
 from saliencylab.utils import chunks, make_generator
 
 __all__ = [
@@ -155,9 +155,9 @@ def perturbation_baseline(ctx: Context, x: Tensor, rows: Tensor) -> Tensor:
 
 def resolve_distribution(ctx: Context, x: Tensor) -> dict[str, Any]:
     """``n_baselines`` (default 5·batch, [TSB]) and the distribution, drawn once per call."""
-    n = ctx.params.get("n_baselines") or 5 * ctx.n_total
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"n_baselines must be a positive int, got {n!r}")
+    positive_int(ctx.params, "n_baselines", allow_none=True)  # 0 is no default: refused
+    n = ctx.params.get("n_baselines")
+    n = 5 * ctx.n_total if n is None else n
     ctx.state["distribution"] = baseline_distribution(ctx, x, n)
     return {"n_baselines": n}
 
@@ -244,7 +244,7 @@ def resolve_perturbations_per_eval(ctx: Context) -> dict[str, Any]:
         chunk = min(ctx.batch_size or ctx.n_total, ctx.n_total)
         ppe = max(1, 256 // max(chunk, 1))
     if isinstance(ppe, bool) or not isinstance(ppe, int) or ppe < 1:
-        raise ConfigError(f"perturbations_per_eval must be a positive int, got {ppe!r}")
+        raise ConfigError(f"perturbations_per_eval must be an int >= 1 or None, got {ppe!r}")
     return {"perturbations_per_eval": ppe}
 
 
@@ -263,6 +263,10 @@ def _repeat_extra(extra: tuple, n: int) -> tuple:
 
 # ------------------------------------------------------------------------------------------------
 # Gradient family
+
+
+def _resolve_gradient(ctx, x):
+    boolean(ctx.params, "abs")
 
 
 def _gradient(ctx, x, target, extra, rows):
@@ -389,8 +393,10 @@ def _resolve_gradient_shap(ctx, x):
 
 
 def _check_stdev(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigError(f"stdevs must be a non-negative number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            0 <= value < math.inf):
+        raise ConfigError(f"stdevs must be a finite number >= 0 (the noise's standard "
+                          f"deviation), got {value!r}")
 
 
 def _gradient_shap(ctx, x, target, extra, rows):
@@ -427,9 +433,8 @@ _NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 def _resolve_smoothgrad(ctx, x):
     positive_int(ctx.params, "n_samples")
     _check_stdev(ctx.params["stdevs"])
-    if ctx.params["nt_type"] not in _NT_TYPES:
-        raise ConfigError(f"nt_type must be smoothgrad, smoothgrad_sq or vargrad, got "
-                          f"{ctx.params['nt_type']!r}")
+    boolean(ctx.params, "abs")
+    one_of(ctx.params, "nt_type", _NT_TYPES)
 
 
 def _smoothgrad(ctx, x, target, extra, rows):
@@ -484,18 +489,39 @@ def _resolve_perturbation(ctx, x):
 
 def _occlusion_windows(ctx: Context, x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
     p = ctx.params
-    if ctx.modality == "image":
-        c = x.shape[1]
-        window, stride = (c, 4, 4), (c, 2, 2)
+    if ctx.modality == "image":  # 4x4 patches, stride 2 (smaller on images under 4 pixels)
+        c, h, w = x.shape[1:]
+        window, stride = (c, min(4, h), min(4, w)), (c, min(2, h), min(2, w))
     else:  # one whole time step (token): [TSB]
         f = x.shape[2]
         window, stride = (1, f), (1, f)
-    window = tuple(p["sliding_window_shapes"] or window)
-    stride = tuple(p["strides"] or stride)
+    window = _int_tuple(p["sliding_window_shapes"], "sliding_window_shapes") or window
+    stride = _int_tuple(p["strides"], "strides") or stride
     if len(window) != x.dim() - 1 or len(stride) != x.dim() - 1:
         raise ShapeError(f"sliding_window_shapes and strides need {x.dim() - 1} entries (one per "
                          f"non-batch dim), got {window} and {stride}")
+    sample = tuple(x.shape[1:])
+    for i, (w, st, size) in enumerate(zip(window, stride, sample, strict=True)):
+        if not 1 <= w <= size:
+            raise ConfigError(f"sliding_window_shapes[{i}] must be an int in [1, {size}] (the "
+                              f"input's size on that dim), got {w}")
+        if not 1 <= st <= w:
+            raise ConfigError(f"strides[{i}] must be an int in [1, {w}] (at most the window, so "
+                              f"every cell is occluded), got {st}")
     return window, stride
+
+
+def _int_tuple(value: Any, name: str) -> tuple[int, ...] | None:
+    """A window / stride spec as a tuple of ints, or None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, list | tuple) or not value or any(
+            isinstance(v, bool) or not isinstance(v, int) for v in value):
+        raise ConfigError(f"{name} must be a list of ints (one per non-batch dim) or None, got "
+                          f"{value!r}")
+    return tuple(value)
 
 
 def _resolve_occlusion(ctx, x):
@@ -582,6 +608,7 @@ CAPTUM_METHODS: tuple[Method, ...] = (
         "Gradient of the explained output w.r.t. the input (Captum Saliency); absolute value "
         "by default as in [TSB] §2.1",
         defaults={"abs": True}, references=("TSB", "OBJ"), run=_gradient,
+        resolve=_resolve_gradient,
     ),
     Method(
         "gradient_x_input", "gradient",

@@ -39,23 +39,35 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from saliencylab.errors import ConfigError, NotApplicableError, SaliencyLabError, ShapeError
+from saliencylab.errors import (
+    ConfigError,
+    InvalidDataError,
+    NonFiniteError,
+    NotApplicableError,
+    SaliencyLabError,
+    ShapeError,
+    check_nonfinite,
+    nonfinite_counts,
+)
 from saliencylab.explain.method import Context, Method
 from saliencylab.explain.postprocess import Step, expand_steps
 from saliencylab.explain.postprocess import postprocess as apply_postprocess
 from saliencylab.explain.registry import COMMON_PARAMS, get_method, register_method
 from saliencylab.explain.selection import SelectedOutput, TargetLike, resolve_targets
-from saliencylab.utils import check_finite, chunks, eval_mode, model_device
+from saliencylab.utils import chunks, eval_mode, model_device
 
 __all__ = [
     "EmbeddingInput",
     "Explanation",
     "TargetLike",
     "attribute_fn",
+    "check_model_layout",
     "detect_modality",
     "eval_mode",
     "explain",
     "find_embedding",
+    "match_model_dtype",
+    "nonfinite_parameters",
     "prepare",
     "register_method",
     "resolve_targets",
@@ -105,10 +117,121 @@ def detect_modality(inputs: Tensor) -> str:
             return "image"
     elif inputs.dtype in _ID_DTYPES and inputs.dim() == 2:
         return "text"
+    elif inputs.dtype in _ID_DTYPES or inputs.dtype == torch.bool:
+        raise ShapeError(
+            f"integer (or bool) inputs are read as token ids (batch, tokens), which are 2-D; got "
+            f"{tuple(inputs.shape)} {inputs.dtype}. Time series (batch, time, features) and "
+            f"images (batch, C, H, W) must be float: pass inputs.float()"
+        )
     raise ShapeError(
         "inputs must be (batch, time, features) float, (batch, C, H, W) float or (batch, tokens) "
         f"integer token ids; got {tuple(inputs.shape)} {inputs.dtype}"
     )
+
+
+def _model_modality(model: nn.Module) -> str | None:
+    """The modality a saliencylab model declares through its ``layout`` (``"(batch, time,
+    features)"`` or ``"(batch, channels, height, width)"``), or None for any other module."""
+    layout = getattr(type(model), "layout", None)
+    if not isinstance(layout, str) or not callable(getattr(model, "check_input", None)):
+        return None
+    if "height" in layout:
+        return "image"
+    if "time" in layout:
+        return "time_series"
+    return None
+
+
+def check_model_layout(model: nn.Module, inputs: Tensor, modality: str | None = None) -> None:
+    """Raise ``ShapeError`` when a saliencylab model (one with a ``layout`` and a
+    ``check_input``, e.g. :class:`saliencylab.models.base.TimeSeriesClassifier`) is given
+    inputs of another layout, before they are read as the wrong modality; other modules pass.
+
+    Example:
+        >>> from saliencylab.models import build_model
+        >>> tcn = build_model("tcn", n_features=3, n_time=10, n_classes=2)
+        >>> check_model_layout(tcn, torch.rand(4, 1, 10, 3))
+        Traceback (most recent call last):
+        ...
+        saliencylab.errors.ShapeError: the inputs' shape (4, 1, 10, 3) does not match the \
+layout of the tcn model, (batch, time, features) = (B, T, 3): it takes 3-D time series, got \
+4-D inputs (read as images)
+    """
+    expected = _model_modality(model)
+    if expected is None or not isinstance(inputs, Tensor):
+        return
+    if modality is None:
+        modality = {3: "time_series", 4: "image"}.get(inputs.dim(), f"{inputs.dim()}-D")
+    if modality == expected:
+        return
+    name = getattr(model, "name", "") or type(model).__name__
+    layout = type(model).layout
+    if expected == "time_series":
+        detail = f"{layout} = (B, T, {getattr(model, 'n_features', 'F')}): it takes 3-D time series"
+    else:
+        detail = f"{layout}: it takes 4-D images"
+    read_as = {"image": " (read as images)", "time_series": " (read as time series)",
+               "text": " (read as token ids)"}.get(modality, "")
+    raise ShapeError(f"the inputs' shape {tuple(inputs.shape)} does not match the layout of the "
+                     f"{name} model, {detail}, got {inputs.dim()}-D inputs{read_as}")
+
+
+def _model_float_dtype(model: nn.Module) -> torch.dtype | None:
+    for t in (*model.parameters(), *model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return None
+
+
+def match_model_dtype(model: nn.Module, x: Tensor, what: str = "inputs",
+                      stacklevel: int = 3) -> Tensor:
+    """``x`` cast to the floating dtype of the model's parameters, with a one-line warning
+    when that changes it (e.g. float64 NumPy data given to a float32 model); unchanged when it
+    already matches, is not floating point (token ids) or the model has no float parameters.
+
+    saliencylab casts rather than refuses: the data's values are kept (float16 -> float32 is
+    exact; float64 -> float32 rounds to the model's own precision, which is all the model can
+    read anyway), and the attributions come back in the model's dtype.
+
+    Example:
+        >>> import warnings
+        >>> net = torch.nn.Linear(3, 2)
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     out = match_model_dtype(net, torch.zeros(1, 3, dtype=torch.float64))
+        >>> out.dtype, str(caught[0].message).split(";")[0]
+        (torch.float32, 'casting the float64 inputs to float32, the dtype of the model')
+    """
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        return x
+    dtype = _model_float_dtype(model)
+    if dtype is None or dtype == x.dtype:
+        return x
+    warnings.warn(
+        f"casting the {str(x.dtype).removeprefix('torch.')} {what} to "
+        f"{str(dtype).removeprefix('torch.')}, the dtype of the model; pass {what} of that dtype "
+        "to silence this note", stacklevel=stacklevel,
+    )
+    return x.to(dtype)
+
+
+def nonfinite_parameters(model: nn.Module, limit: int = 3) -> str | None:
+    """A note naming up to ``limit`` parameters or buffers of ``model`` that hold NaN or inf
+    (a checkpoint saved after a diverging step), or None when all are finite."""
+    bad = []
+    for name, t in (*model.named_parameters(), *model.named_buffers()):
+        nan, inf = nonfinite_counts(t.detach())
+        if nan or inf:
+            bad.append(f"{name} ({nan} NaN, {inf} inf)")
+    if not bad:
+        return None
+    more = f" and {len(bad) - limit} more" if len(bad) > limit else ""
+    return (f"the model's own parameters are not finite: {', '.join(bad[:limit])}{more} (was "
+            "the checkpoint saved after a diverging training step?)")
+
+
+def _nonfinite_hint(model: nn.Module, default: str) -> str:
+    return nonfinite_parameters(model) or default
 
 
 def _check_device(model: nn.Module, inputs: Tensor) -> None:
@@ -168,6 +291,20 @@ def find_embedding(model: nn.Module, layer: nn.Module | str | None) -> nn.Module
     )
 
 
+def _check_token_ids(ids: Tensor, layer: nn.Module) -> None:
+    """Token ids outside an ``nn.Embedding``'s vocabulary: ``InvalidDataError`` (torch would
+    raise a bare ``IndexError`` from inside the model)."""
+    if not isinstance(layer, nn.Embedding) or ids.numel() == 0:
+        return
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= layer.num_embeddings:
+        bad = int(((ids < 0) | (ids >= layer.num_embeddings)).sum())
+        raise InvalidDataError(
+            f"token ids must lie in [0, {layer.num_embeddings}) (the vocabulary of the model's "
+            f"embedding layer); {bad} of {ids.numel()} ids lie outside, from {lo} to {hi}"
+        )
+
+
 class EmbeddingInput(nn.Module):
     """Runs ``model(ids)`` with the embedding layer's output replaced by the given embeddings.
 
@@ -188,8 +325,9 @@ class EmbeddingInput(nn.Module):
             handle.remove()
 
 
-def _output_shape(model: nn.Module, probe: Tensor) -> tuple[int, ...]:
-    """The model's output shape per sample, from one forward pass on one sample."""
+def _output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ...]:
+    """The model's output shape per sample, from one forward pass on one sample (whose outputs
+    must be finite: ``NonFiniteError`` naming ``method`` otherwise)."""
     try:
         with torch.no_grad():
             out = model(probe)
@@ -203,6 +341,9 @@ def _output_shape(model: nn.Module, probe: Tensor) -> tuple[int, ...]:
         raise ShapeError(f"the model must return one tensor with a batch dim first (logits "
                          f"(batch, classes), (batch, time, classes), or (batch,) values); on "
                          f"one input it returned {got}")
+    check_nonfinite(out, "the model's outputs on the first input",
+                    _nonfinite_hint(model, "no saliency map of non-finite outputs is defined"),
+                    prefix=method)
     return tuple(int(s) for s in out.shape[1:])
 
 
@@ -286,7 +427,12 @@ def prepare(method: Method, setup: Setup, params: dict[str, Any]) -> Prepared:
     )
     ctx.state["probe_extra"] = (*(e[:1] for e in setup.extra), setup.probe_target)
     if method.resolve is not None:
-        derived = method.resolve(ctx, setup.space)
+        try:
+            derived = method.resolve(ctx, setup.space)
+        except ConfigError as exc:  # name the method in the message of a setting it refused
+            if type(exc) is not ConfigError or str(exc).startswith(f"{method.name}:"):
+                raise
+            raise ConfigError(f"{method.name}: {exc}") from exc
         if derived:
             effective = {**effective, **derived}
     ctx.params = MappingProxyType(effective)
@@ -308,6 +454,9 @@ def run_prepared(
     method, ctx = prep.method, prep.ctx
     n = space.shape[0]
     rows = torch.arange(n) if rows is None else rows.detach().long().cpu()
+    forward = ctx.forward if isinstance(ctx.forward, SelectedOutput) else None
+    if forward is not None:
+        forward.take_counts()  # count this run's forward passes only
     if method.run_all is not None:
         attr = method.run_all(ctx, space, target, extra, rows, shape)
     else:
@@ -323,6 +472,17 @@ def run_prepared(
         attr = torch.cat(out)
         if ctx.modality == "text" and ctx.setup.reduce_embedding and attr.dim() == 3:
             attr = attr.sum(-1)
+    if forward is not None:
+        bad, total = forward.take_counts()
+        if bad:
+            raise NonFiniteError(
+                f"{method.name}: the model returned {bad} non-finite explained outputs (NaN or "
+                f"inf) of {total} in its forward passes; "
+                + _nonfinite_hint(ctx.model, "no saliency map of non-finite outputs is defined")
+            )
+    check_nonfinite(attr, "the attributions it produced",
+                    _nonfinite_hint(ctx.model, "the method's computation overflowed or divided "
+                                               "by zero on these inputs"), prefix=method.name)
     cells = ctx.valid_cells(rows, attr)
     if cells is not None and attr.dim() == 3:
         attr = torch.where(cells, attr, torch.zeros((), dtype=attr.dtype, device=attr.device))
@@ -427,8 +587,10 @@ def explain(
     modality = detect_modality(inputs)
     if inputs.shape[0] < 1:
         raise ShapeError(f"inputs must hold at least one sample, got shape {tuple(inputs.shape)}")
-    check_finite(inputs, "inputs")
+    check_nonfinite(inputs, "the inputs", "impute or drop the samples with missing values first")
+    check_model_layout(model, inputs, modality)
     _check_device(model, inputs)
+    inputs = match_model_dtype(model, inputs)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
@@ -447,8 +609,9 @@ def explain(
         emb = None
         if modality == "text":
             emb = find_embedding(model, params.get("embedding_layer"))
+            _check_token_ids(inputs, emb)
             extra: tuple = (inputs,)
-            output_shape = _output_shape(model, inputs[:1])
+            output_shape = _output_shape(model, inputs[:1], method)
             with torch.no_grad():
                 space = emb(inputs).detach()
             if space.dim() != 3:
@@ -456,7 +619,7 @@ def explain(
                                  f"{tuple(space.shape)}")
         else:
             extra, space = (), inputs
-            output_shape = _output_shape(model, inputs[:1])
+            output_shape = _output_shape(model, inputs[:1], method)
         targets, several = resolve_targets(target, inputs.shape[0], output_shape, inputs.device)
         reduce_embedding = bool(params.get("reduce_embedding", True))
         setup = Setup(
@@ -471,8 +634,9 @@ def explain(
         maps = []
         for t in targets:
             if tsr:
-                maps.append(_tsr(prep, inputs, t, {} if tsr is True else tsr, batch_size,
-                                 valid_t))
+                rescaled = _tsr(prep, inputs, t, {} if tsr is True else tsr, batch_size, valid_t)
+                check_nonfinite(rescaled, "the TSR map", prefix=method)
+                maps.append(rescaled)
             else:
                 maps.append(run_prepared(prep, space, t, extra, shape))
 

@@ -33,7 +33,13 @@ from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
 from saliencylab.explain.adapters import guided_backprop
-from saliencylab.explain.method import Context, Method
+from saliencylab.explain.method import Context, Method, boolean
+
+#: ``interpolate_mode`` values: None picks linear (1-D maps) or bilinear (2-D maps); the modes
+#: of ``torch.nn.functional.interpolate`` that fit a 1-D or 2-D map.
+INTERPOLATE_MODES = (None, "nearest", "nearest-exact", "area", "linear", "bilinear", "bicubic")
+_MODES_1D = ("nearest", "nearest-exact", "area", "linear")
+_MODES_2D = ("nearest", "nearest-exact", "area", "bilinear", "bicubic")
 
 _CONVS = (nn.Conv1d, nn.Conv2d)
 
@@ -67,6 +73,11 @@ def resolve_gradcam(ctx: Context, x: Tensor) -> dict:
     when it declares one (saliencylab models name their last conv feature map so), else the last
     Conv1d/Conv2d that runs in a forward pass. The module goes to ``ctx.state["layer"]``, its
     name to the effective parameters."""
+    boolean(ctx.params, "relu_attributions")
+    if ctx.params.get("interpolate_mode") not in INTERPOLATE_MODES:
+        raise ConfigError(f"interpolate_mode must be one of "
+                          f"{', '.join(map(repr, INTERPOLATE_MODES))}, got "
+                          f"{ctx.params.get('interpolate_mode')!r}")
     layer = ctx.params.get("layer")
     if layer is None:
         declared = getattr(ctx.model, "feature_layer", None)
@@ -97,22 +108,30 @@ def resolve_gradcam(ctx: Context, x: Tensor) -> dict:
     return {"layer": module_name(ctx.model, layer)}
 
 
+def _interpolate(cam: Tensor, size: int | tuple[int, ...], mode: str) -> Tensor:
+    fits = _MODES_1D if cam.dim() == 3 else _MODES_2D
+    if mode not in fits:
+        raise ConfigError(f"interpolate_mode {mode!r} does not apply to the {cam.dim() - 2}-D "
+                          f"GradCAM map of this layer; use one of {', '.join(fits)} (or None)")
+    return F.interpolate(cam, size=size, mode=mode)
+
+
 def upsample(cam: Tensor, x: Tensor, modality: str, mode: str | None) -> Tensor:
     """Up-sample a ``(B, 1, *spatial')`` CAM to the attribution space of ``x`` (see module doc)."""
     spatial = cam.shape[2:]
     if modality == "image":
         if len(spatial) != 2:
             raise ShapeError(f"GradCAM on an image needs a 2-D conv output, got {tuple(cam.shape)}")
-        up = F.interpolate(cam, size=tuple(x.shape[2:]), mode=mode or "bilinear")
+        up = _interpolate(cam, tuple(x.shape[2:]), mode or "bilinear")
         return up.expand_as(x)
     t = x.shape[1]
     if len(spatial) == 1:
         if spatial[0] > t:  # causal padding then chomp: the model keeps the first T steps
             cam = cam[..., :t]
-        up = F.interpolate(cam, size=t, mode=mode or "linear")  # (B, 1, T)
+        up = _interpolate(cam, t, mode or "linear")  # (B, 1, T)
         return up[:, 0, :, None].expand_as(x)
     if len(spatial) == 2:
-        up = F.interpolate(cam, size=tuple(x.shape[1:3]), mode=mode or "bilinear")
+        up = _interpolate(cam, tuple(x.shape[1:3]), mode or "bilinear")
         return up[:, 0].expand_as(x)
     raise ShapeError(
         f"cannot up-sample a GradCAM map of shape {tuple(cam.shape)} to {tuple(x.shape)}"

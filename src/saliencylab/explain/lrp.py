@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import NotApplicableError
-from saliencylab.explain.method import Context, Method, non_negative_number
+from saliencylab.explain.method import Context, Method, boolean, non_negative_number
 from saliencylab.explain.selection import select_output
 
 # Layers that get the epsilon rule.
@@ -120,6 +120,7 @@ def resolve_lrp(ctx: Context, x: Tensor) -> None:
     """Check ``epsilon``; refuse models with layers that have no rule (unless
     ``strict=False``)."""
     non_negative_number(ctx.params, "epsilon")
+    boolean(ctx.params, "strict")
     if not ctx.params["strict"]:
         return
     skip = [ctx.embedding_layer] if ctx.embedding_layer is not None else []

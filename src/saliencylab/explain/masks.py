@@ -46,10 +46,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
+from saliencylab.errors import ConfigError, NotApplicableError, ShapeError, check_nonfinite
 from saliencylab.explain.method import Context, Method
 from saliencylab.targets import targets_2d
-from saliencylab.utils import check_finite, chunks, eval_mode, model_device
+from saliencylab.utils import chunks, eval_mode, model_device
 
 __all__ = [
     "MaskResult",
@@ -273,13 +273,18 @@ def learn_masks(
                     shared_across_features=shared_across_features, kind=kind)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    check_finite(inputs, "inputs")
-    check_finite(distractors, "distractors")
+    check_nonfinite(inputs, "inputs")
+    check_nonfinite(distractors, "distractors")
 
     has_weights = any(True for _ in model.parameters()) or any(True for _ in model.buffers())
     device = model_device(model) if has_weights else inputs.device
     if inputs.device != device:
         raise ConfigError(f"the model is on {device} but the inputs are on {inputs.device}")
+    from saliencylab.explain.api import check_model_layout, match_model_dtype
+
+    check_model_layout(model, inputs)
+    inputs = match_model_dtype(model, inputs)
+    distractors = match_model_dtype(model, distractors, "distractors")
     n = inputs.shape[0]
     labels, several = targets_2d(targets, n, device)
     n_labels = labels.shape[1]
@@ -335,6 +340,8 @@ def learn_masks(
         "shared_across_features": shared_across_features, "seed": seed,
         "pool_size": int(pool.shape[0]), "batch_size": batch_size, "valid": valid is not None,
     }
+    check_nonfinite(torch.cat(losses), "the masks' losses", "the model's outputs on the masked "
+                    "inputs were not finite (NaN weights, or an overflow)", prefix="learned_mask")
     return MaskResult(
         masks=shape(torch.cat(masks)), targets=labels if several else labels[:, 0],
         loss=shape(torch.cat(losses)), probability=shape(torch.cat(probs)), history=history,
@@ -396,6 +403,9 @@ def _check_settings(
     _check_positive("lr", lr, float)
     _check_positive("lambda_tv", lambda_tv, float, allow_zero=True)
     _check_positive("lambda_l1", lambda_l1, float, allow_zero=True)
+    if not isinstance(shared_across_features, bool):
+        raise ConfigError(f"shared_across_features must be True or False, got "
+                          f"{shared_across_features!r}")
     if shared_across_features and kind == "image":
         raise ConfigError("shared_across_features applies to (B, T, F) series; image masks are "
                           "always shared over the channels")

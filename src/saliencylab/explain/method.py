@@ -109,26 +109,72 @@ class Method:
 MethodInfo = Method
 
 
-def positive_int(params: Mapping[str, Any], name: str, *, allow_none: bool = False) -> None:
-    """Raise ``ConfigError`` unless ``params[name]`` is a positive int (or None if allowed)."""
+def _method_prefix(method: str | None) -> str:
+    return f"{method}: " if method else ""
+
+
+def positive_int(params: Mapping[str, Any], name: str, *, allow_none: bool = False,
+                 method: str | None = None, maximum: int | None = None) -> None:
+    """Raise ``ConfigError`` unless ``params[name]`` is a positive int (``>= 1``, at most
+    ``maximum`` when given) or None if allowed; the message names the setting, its value and
+    the valid range (prefixed by ``method`` when given)."""
     from saliencylab.errors import ConfigError
 
     value = params.get(name)
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        expected = "a positive int or None" if allow_none else "a positive int"
-        raise ConfigError(f"{name} must be {expected}, got {value!r}")
+    ok = not isinstance(value, bool) and isinstance(value, int) and value >= 1
+    if ok and (maximum is None or value <= maximum):
+        return
+    valid = "an int >= 1" if maximum is None else f"an int in [1, {maximum}]"
+    if allow_none:
+        valid += " or None"
+    raise ConfigError(f"{_method_prefix(method)}{name} must be {valid}, got {value!r}")
 
 
-def non_negative_number(params: Mapping[str, Any], name: str) -> None:
+def non_negative_number(params: Mapping[str, Any], name: str, *,
+                        method: str | None = None) -> None:
     """Raise ``ConfigError`` unless ``params[name]`` is a finite number >= 0."""
     from saliencylab.errors import ConfigError
 
     value = params.get(name)
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if not ok or not (0 <= float(value) < float("inf")):
-        raise ConfigError(f"{name} must be a non-negative number, got {value!r}")
+        raise ConfigError(f"{_method_prefix(method)}{name} must be a finite number >= 0, got "
+                          f"{value!r}")
+
+
+def positive_number(params: Mapping[str, Any], name: str, *, method: str | None = None) -> None:
+    """Raise ``ConfigError`` unless ``params[name]`` is a finite number > 0."""
+    from saliencylab.errors import ConfigError
+
+    value = params.get(name)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not (0 < float(value) < float("inf")):
+        raise ConfigError(f"{_method_prefix(method)}{name} must be a finite number > 0, got "
+                          f"{value!r}")
+
+
+def boolean(params: Mapping[str, Any], name: str, *, method: str | None = None) -> None:
+    """Raise ``ConfigError`` unless ``params[name]`` is True or False (a string such as
+    ``"false"`` would otherwise count as true)."""
+    from saliencylab.errors import ConfigError
+
+    value = params.get(name)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{_method_prefix(method)}{name} must be True or False, got "
+                          f"{value!r}")
+
+
+def one_of(params: Mapping[str, Any], name: str, choices: tuple[Any, ...], *,
+           method: str | None = None) -> None:
+    """Raise ``ConfigError`` unless ``params[name]`` is one of ``choices``."""
+    from saliencylab.errors import ConfigError
+
+    value = params.get(name)
+    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+        raise ConfigError(f"{_method_prefix(method)}{name} must be one of "
+                          f"{', '.join(map(repr, choices))}, got {value!r}")
 
 
 __all__ = [
@@ -141,6 +187,9 @@ __all__ = [
     "ResolveFn",
     "RunAllFn",
     "RunFn",
+    "boolean",
     "non_negative_number",
+    "one_of",
     "positive_int",
+    "positive_number",
 ]

@@ -3,7 +3,8 @@
 Names accepted by :func:`postprocess` (a single name, a list, or callables):
 
 - ``"abs"``: absolute value;
-- ``"minmax"``: per-sample min-max to [0, 1] (a constant map becomes all zeros);
+- ``"minmax"``: per-sample min-max to [0, 1]; a constant (finite) map has no range and is
+  defined as all zeros (documented choice: "nothing stands out");
 - ``"maxabs"``: per-sample division by max |value|, to [-1, 1] (an all-zero map stays zero);
 - ``"sum_channels"`` / ``"mean_channels"``: aggregate the channel axis, which is axis 1 of an
   image ``(B, C, H, W)`` and the last axis of a time series ``(B, T, F)`` or of token
@@ -16,6 +17,11 @@ leading target axis). With ``mask`` (a bool tensor broadcastable to the map, e.g
 1)`` valid steps of ragged series) the per-sample statistics (min, max, max |value|) are taken
 over the masked-in cells only and every other cell is 0 after each step; an aggregation over an
 axis keeps a cell if any cell along the axis was kept.
+
+Non-finite values are never turned into numbers: a map holding NaN or inf (on the cells the
+statistics read) raises :class:`~saliencylab.errors.NonFiniteError` before the first step, and
+so does a step (a callable, or a sum that overflows) whose result is not finite. Min-max of such
+a map would otherwise give NaN spans that compare false and become all-zero maps.
 
 Example:
     >>> import torch
@@ -30,7 +36,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from saliencylab.errors import ConfigError
+from saliencylab.errors import ConfigError, check_nonfinite
 
 Step = str | Callable[[Tensor], Tensor]
 PIPELINES: dict[str, list[str]] = {"tsb": ["abs", "minmax"]}
@@ -150,8 +156,25 @@ def postprocess(
     ``mask`` (bool, broadcastable to the map) restricts the statistics to its cells and zeroes
     the rest."""
     out = attributions
-    for s in expand_steps(steps):
+    steps = expand_steps(steps)
+    if steps:
+        _check_finite_map(out, mask, "the map given to post-processing")
+    for s in steps:
         out, mask = _step(out, s, batch_dims, mask)
         if mask is not None:
             out = out.where(mask.to(device=out.device, dtype=torch.bool), 0.0)
+        _check_finite_map(out, mask, f"the map after post-processing step {_name(s)}")
     return out
+
+
+def _name(step: Step) -> str:
+    return repr(step) if isinstance(step, str) else getattr(step, "__name__", repr(step))
+
+
+def _check_finite_map(a: Tensor, mask: Tensor | None, what: str) -> None:
+    """NonFiniteError if ``a`` holds NaN or inf on the cells ``mask`` keeps (all without)."""
+    if not isinstance(a, Tensor):
+        raise ConfigError(f"{what} must be a tensor, got {type(a).__name__}")
+    if mask is not None:
+        a = a.where(mask.to(device=a.device, dtype=torch.bool).expand(a.shape), 0.0)
+    check_nonfinite(a, what, "post-processing never turns NaN or inf into numbers")

@@ -200,13 +200,32 @@ def select_output(output: Tensor, target: Tensor) -> Tensor:
 
 class SelectedOutput(nn.Module):
     """``forward(x, *extra, target) -> (batch, 1)``: ``model(x, *extra)`` reduced by
-    :func:`select_output` to the explained scalar of every row."""
+    :func:`select_output` to the explained scalar of every row.
+
+    It counts the explained outputs it returned and how many of them were NaN or inf (on the
+    outputs' device, without a synchronisation per call); :meth:`take_counts` reads and resets
+    the counts, so :func:`saliencylab.explain.explain` can refuse maps made from non-finite
+    outputs.
+    """
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+        self._nonfinite: Tensor | None = None
+        self._outputs = 0
 
     def forward(self, x: Tensor, *extra: Tensor) -> Tensor:
         *args, target = extra
-        return select_output(self.model(x, *args), target)[:, None]
+        out = select_output(self.model(x, *args), target)[:, None]
+        bad = (~torch.isfinite(out.detach())).sum()
+        self._nonfinite = bad if self._nonfinite is None else self._nonfinite + bad.to(
+            self._nonfinite.device)
+        self._outputs += out.numel()
+        return out
+
+    def take_counts(self) -> tuple[int, int]:
+        """``(non-finite outputs, outputs)`` since the last call; resets both."""
+        bad = 0 if self._nonfinite is None else int(self._nonfinite)
+        total, self._nonfinite, self._outputs = self._outputs, None, 0
+        return bad, total
 

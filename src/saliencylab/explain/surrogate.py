@@ -52,6 +52,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -70,7 +71,7 @@ from saliencylab.explain.adapters import (
     row_generators,
     seeded_global_rng,
 )
-from saliencylab.explain.method import Context, Method
+from saliencylab.explain.method import Context, Method, positive_int
 
 __all__ = [
     "IMPLEMENTATIONS",
@@ -107,16 +108,18 @@ def validate_params(params: dict[str, Any], method: str) -> str:
     if impl not in IMPLEMENTATIONS:
         raise ConfigError(f"{method} implementation must be one of {', '.join(IMPLEMENTATIONS)}, "
                           f"got {impl!r}")
-    n = params.get("n_samples")
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ConfigError(f"n_samples must be a positive int, got {n!r}")
+    positive_int(params, "n_samples")
+    # None: one interpretable feature per time step / token (about 64 patches of an image);
+    # more segments than steps are clipped to one per step
+    positive_int(params, "n_segments", allow_none=True)
     if method == "lime":
         if params.get("distance_mode") not in DISTANCE_MODES:
             raise ConfigError(f"distance_mode must be 'cosine' or 'euclidean', got "
                               f"{params.get('distance_mode')!r}")
         width = params.get("kernel_width")
-        if isinstance(width, bool) or not isinstance(width, int | float) or not width > 0:
-            raise ConfigError(f"kernel_width must be a positive number, got {width!r}")
+        if isinstance(width, bool) or not isinstance(width, int | float) or not (
+                0 < width < math.inf):
+            raise ConfigError(f"kernel_width must be a finite number > 0, got {width!r}")
     return impl
 
 

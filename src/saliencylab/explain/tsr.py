@@ -36,8 +36,8 @@ from typing import Any, Literal
 
 import torch
 
-from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.utils import check_finite, check_rank, chunks, model_device
+from saliencylab.errors import ConfigError, ShapeError, check_nonfinite
+from saliencylab.utils import check_rank, chunks, model_device
 
 __all__ = [
     "CHUNK_ELEMENTS",
@@ -127,6 +127,10 @@ def _resolve_options(
     }
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _validate(
     inputs: torch.Tensor,
     target: int | torch.Tensor,
@@ -142,7 +146,7 @@ def _validate(
             f"inputs must be a floating-point tensor (batch, time, features), got {got}"
         )
     check_rank(inputs, 3, "inputs", "(batch, time, features)")
-    check_finite(inputs, "inputs")
+    check_nonfinite(inputs, "inputs")
     n = inputs.shape[0]
     if isinstance(target, bool) or not isinstance(target, int | torch.Tensor):
         raise ConfigError(
@@ -172,12 +176,17 @@ def _validate(
         )
     if opts["threshold"] not in _THRESHOLDS:
         raise ConfigError(f"threshold must be one of {_THRESHOLDS}, got {opts['threshold']!r}")
-    if not 0.0 <= float(opts["quantile"]) <= 1.0:
+    if not _is_number(opts["quantile"]) or not 0.0 <= float(opts["quantile"]) <= 1.0:
         raise ConfigError(f"quantile must lie in [0, 1], got {opts['quantile']!r}")
-    if alpha is not None and (isinstance(alpha, bool) or not math.isfinite(float(alpha))):
+    if alpha is not None and (not _is_number(alpha) or not math.isfinite(float(alpha))):
         raise ConfigError(f"alpha must be a finite number or None, got {alpha!r}")
-    if not math.isfinite(float(opts["below_threshold"])):
-        raise ConfigError(f"below_threshold must be finite, got {opts['below_threshold']!r}")
+    if not _is_number(opts["below_threshold"]) or not math.isfinite(
+            float(opts["below_threshold"])):
+        raise ConfigError(f"below_threshold must be a finite number, got "
+                          f"{opts['below_threshold']!r}")
+    for flag in ("normalize_time", "normalize_features", "final_scale"):
+        if not isinstance(opts[flag], bool):
+            raise ConfigError(f"{flag} must be True, False or None, got {opts[flag]!r}")
     if window is not None and (
         isinstance(window, bool) or not isinstance(window, int) or window < 1
     ):
@@ -273,7 +282,7 @@ class _Caller:
         total = torch.linalg.vector_norm(self(rows, target, index) - base, ord=1, dim=(1, 2))
         # A NaN or inf anywhere in a row's attributions makes its sum non-finite, so checking
         # the sums is as strict as checking every value, at a fraction of the cost.
-        check_finite(total, "attributions returned by attribute")
+        check_nonfinite(total, "attributions returned by attribute")
         return total
 
 
@@ -426,7 +435,7 @@ def temporal_saliency_rescaling(
         if n
         else x.new_zeros(x.shape)
     )
-    check_finite(base, "attributions returned by attribute")
+    check_nonfinite(base, "attributions returned by attribute")
     calls["original"] = caller.calls
 
     # Phase 1: Delta per (sample, group). Row r of the virtual (B * G) batch is sample r // G

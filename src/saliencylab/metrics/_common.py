@@ -8,15 +8,27 @@ another class, a perturbed input) get them from ``context.explain_fn(model, inpu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
-from saliencylab.explain.api import explain
+from saliencylab.errors import (
+    ConfigError,
+    NotApplicableError,
+    SaliencyLabError,
+    ShapeError,
+    check_nonfinite,
+)
+from saliencylab.explain.api import (
+    check_model_layout,
+    explain,
+    match_model_dtype,
+    nonfinite_parameters,
+)
 from saliencylab.metrics.protocol import ExplainFn, MetricContext, as_context, valid_steps
-from saliencylab.utils import check_finite, chunks, eval_mode, model_device
+from saliencylab.utils import chunks, eval_mode, model_device
 
 __all__ = ["ExplainFn", "make_explain_fn"]
 
@@ -43,6 +55,61 @@ def make_explain_fn(
 
     explain_fn.__name__ = f"explain_{method}"
     return explain_fn
+
+
+def check_flag(value: Any, name: str, *, allow_none: bool = False) -> None:
+    """A metric option that is True or False (or None when allowed): ``ConfigError`` otherwise,
+    naming the option and its value (a string such as ``"false"`` would count as true)."""
+    if isinstance(value, bool) or (allow_none and value is None):
+        return
+    raise ConfigError(f"{name} must be True{', False or None' if allow_none else ' or False'}, "
+                      f"got {value!r}")
+
+
+def check_number(value: Any, name: str, low: float, high: float, *, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """A finite number in the interval ``[low, high]`` (ends open as told; ``math.inf`` for no
+    bound); ``ConfigError`` naming the option, its value and the interval otherwise.
+
+    >>> check_number(0.5, "area_floor", 0, 1, low_open=True)
+    0.5
+    """
+    interval = (f"{'(' if low_open or low == -math.inf else '['}{low:g}, {high:g}"
+                f"{')' if high_open or high == math.inf else ']'}")
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (
+            value < high if high_open else value <= high)
+    if not ok:
+        raise ConfigError(f"{name} must be a finite number in {interval}, got {value!r}")
+    return float(value)
+
+
+def model_inputs(model: nn.Module, x: Tensor, what: str = "x") -> Tensor:
+    """``x`` as the model reads it: a saliencylab model's layout checked
+    (:func:`saliencylab.explain.api.check_model_layout`) and the dtype cast to the model's
+    with a one-line warning (:func:`saliencylab.explain.api.match_model_dtype`)."""
+    check_model_layout(model, x)
+    return match_model_dtype(model, x, what, stacklevel=5)
+
+
+def model_outputs(model: nn.Module, x: Tensor, what: str = "the model's outputs") -> Tensor:
+    """``model(x)``, with the errors the model raises on inputs it cannot read turned into
+    :class:`ShapeError` (what was given) and non-finite outputs refused with
+    :class:`~saliencylab.errors.NonFiniteError`: a score of NaN or inf outputs is no score."""
+    try:
+        out = model(x)
+    except SaliencyLabError:
+        raise
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except (RuntimeError, ValueError, IndexError) as exc:
+        raise ShapeError(f"the model failed on inputs of shape {tuple(x.shape)} ({x.dtype}): "
+                         f"{exc}") from exc
+    if isinstance(out, Tensor):
+        check_nonfinite(out, what, nonfinite_parameters(model)
+                        or "a metric of non-finite model outputs is not defined")
+    return out
 
 
 def check_explain_fn(explain_fn: Any, metric: str) -> ExplainFn:
@@ -79,7 +146,7 @@ def check_inputs(
         raise ShapeError(f"x must be a float tensor, got dtype {x.dtype}")
     if x.shape[0] < 1:
         raise ShapeError(f"x must hold at least one sample, got shape {tuple(x.shape)}")
-    check_finite(x, "x")
+    check_nonfinite(x, "x")
     if y is not None:
         if not isinstance(y, Tensor):
             raise ShapeError(f"y must be a torch.Tensor of class indices, got "
@@ -96,7 +163,7 @@ def check_inputs(
     if attributions.shape != x.shape:
         raise ShapeError(f"attributions must have x's shape {tuple(x.shape)}, got "
                          f"{tuple(attributions.shape)}")
-    check_finite(attributions, "attributions")
+    check_nonfinite(attributions, "attributions")
 
 
 def batch_size_of(context: Any, default: int | None) -> int | None:
@@ -110,7 +177,7 @@ def check_map(m: Any, shape: tuple[int, ...], where: str) -> Tensor:
         got = tuple(m.shape) if isinstance(m, Tensor) else type(m).__name__
         raise ShapeError(f"explain_fn must return attributions of the inputs' shape {shape} "
                          f"({where}), got {got}")
-    check_finite(m, f"explain_fn output ({where})")
+    check_nonfinite(m, f"explain_fn output ({where})")
     return m.detach()
 
 
@@ -119,7 +186,7 @@ def probabilities(model: nn.Module, x: Tensor, batch_size: int | None) -> Tensor
     out = []
     with eval_mode(model), torch.no_grad():
         for sl in chunks(x.shape[0], batch_size):
-            logits = model(x[sl])
+            logits = model_outputs(model, x[sl])
             if not isinstance(logits, Tensor) or logits.dim() != 2 or \
                     logits.shape[0] != x[sl].shape[0]:
                 got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
@@ -150,10 +217,11 @@ def reexplain_setup(
 def on_model_device(
     model: nn.Module, x: Tensor, y: Tensor | None, context: MetricContext,
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """``(x, y, valid)`` on the model's device: ``x`` detached, ``y`` as long (None stays None)
-    and ``context.valid`` checked against ``x`` (:func:`valid_steps`)."""
+    """``(x, y, valid)`` on the model's device: ``x`` detached and as the model reads it
+    (:func:`model_inputs`: layout checked, dtype cast), ``y`` as long (None stays None) and
+    ``context.valid`` checked against ``x`` (:func:`valid_steps`)."""
     device = model_device(model)
-    x = x.detach().to(device)
+    x = model_inputs(model, x.detach().to(device))
     y = None if y is None else y.to(device).long()
     return x, y, valid_steps(context, x)
 
@@ -166,6 +234,7 @@ def protocol_inputs(
     """The opening of a metric that works on the model's device: ``(context, x, y, valid)``,
     the arguments checked (:func:`check_inputs`) and moved as in :func:`on_model_device`."""
     context = as_context(context)
+    check_model_layout(model, x)  # a saliencylab model's layout before x's rank is read
     check_inputs(x, y, attributions, need_attributions=need_attributions, series_only=series_only)
     return (context, *on_model_device(model, x, y, context))
 

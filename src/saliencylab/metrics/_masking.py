@@ -5,16 +5,18 @@ distractors), and the class probabilities of many masked inputs built chunk by c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
-from saliencylab.errors import ConfigError, ShapeError
+from saliencylab.errors import ConfigError, ShapeError, check_nonfinite
+from saliencylab.metrics._common import model_inputs, model_outputs
 from saliencylab.metrics.protocol import MetricContext, check_batch_size, valid_steps
 from saliencylab.targets import targets_2d
-from saliencylab.utils import check_finite, chunks, eval_mode, make_generator, model_device
+from saliencylab.utils import chunks, eval_mode, make_generator, model_device
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -31,21 +33,22 @@ Fill = Literal["gray"] | float | Tensor
 
 
 def check_inputs(model: nn.Module, inputs: Any) -> Tensor:
-    """Float inputs ``(B, ...)``, detached and on the model's device."""
+    """Float inputs ``(B, ...)``, detached, on the model's device and as the model reads them
+    (:func:`saliencylab.metrics._common.model_inputs`)."""
     if not isinstance(inputs, Tensor) or not inputs.is_floating_point() or inputs.dim() < 2:
         got = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
         raise ShapeError(f"inputs must be a float tensor (B, C, H, W) or (B, T, F), got {got}")
     if inputs.shape[0] < 1:
         raise ShapeError(f"inputs must hold at least one sample, got {tuple(inputs.shape)}")
-    check_finite(inputs, "inputs")
-    return inputs.detach().to(model_device(model))
+    check_nonfinite(inputs, "inputs")
+    return model_inputs(model, inputs.detach().to(model_device(model)), "inputs")
 
 
 def canonical_maps(inputs: Tensor, maps: Any, n_labels: int, label_axis: bool) -> Tensor:
     """Maps as ``(B, L, *S')`` with ``S'`` broadcastable to the input's ``S``."""
     if not isinstance(maps, Tensor):
         raise ShapeError(f"maps must be a tensor, got {type(maps).__name__}")
-    check_finite(maps, "maps")
+    check_nonfinite(maps, "maps")
     b, s = inputs.shape[0], tuple(inputs.shape[1:])
     m = maps.detach().to(inputs.device)
     if not m.is_floating_point():
@@ -112,7 +115,7 @@ def class_probability(
     """
     inputs, labels, label_axis = inputs_and_labels(model, inputs, targets, batch_size)
     with eval_mode(model):
-        logp = torch.cat([torch.log_softmax(model(inputs[sl]), -1)
+        logp = torch.cat([torch.log_softmax(model_outputs(model, inputs[sl]), -1)
                           for sl in chunks(inputs.shape[0], batch_size)])
     p = logp.gather(1, labels).exp()
     return p if label_axis else p[:, 0]
@@ -129,30 +132,39 @@ def top_labels(model: nn.Module, inputs: Tensor, k: int = 2, *,
     """
     inputs = check_inputs(model, inputs)
     with eval_mode(model):
-        logits = torch.cat([model(inputs[sl]) for sl in chunks(inputs.shape[0], batch_size)])
+        logits = torch.cat([model_outputs(model, inputs[sl])
+                            for sl in chunks(inputs.shape[0], batch_size)])
     if not 1 <= k <= logits.shape[1]:
         raise ConfigError(f"k must be in [1, {logits.shape[1]}] (the number of classes), got {k}")
     return logits.topk(k, dim=1).indices
 
 
+def check_n_distractors(n_distractors: Any) -> None:
+    """``n_distractors`` (``K`` draws per sample of the distractor fill) is an int >= 1."""
+    if isinstance(n_distractors, bool) or not isinstance(n_distractors, int) or n_distractors < 1:
+        raise ConfigError(f"n_distractors must be an int >= 1, got {n_distractors!r}")
+
+
 def resolve_fill(
     fill: Any, inputs: Tensor, n_distractors: int, generator: torch.Generator | None, seed: int
 ) -> tuple[float | None, Tensor | None]:
-    """``(value, None)`` for a constant fill or ``(None, draws (B, K, *S))`` for distractors."""
+    """``(value, None)`` for a constant fill or ``(None, draws (B, K, *S))`` for distractors;
+    ``n_distractors`` is checked whatever the fill, so a bad value never passes unnoticed."""
+    check_n_distractors(n_distractors)
     if isinstance(fill, str):
         if fill != "gray":
             raise ConfigError(f"fill must be 'gray', a number or a distractor pool tensor, "
                               f"got {fill!r}")
         return 0.0, None
     if isinstance(fill, int | float) and not isinstance(fill, bool):
+        if not math.isfinite(fill):
+            raise ConfigError(f"fill must be a finite number, got {fill!r}")
         return float(fill), None
     if isinstance(fill, Tensor):
         if tuple(fill.shape[1:]) != tuple(inputs.shape[1:]) or fill.shape[0] < 1:
             sample = ", ".join(map(str, inputs.shape[1:]))
             raise ShapeError(f"a distractor pool must be (N, {sample}), got {tuple(fill.shape)}")
-        check_finite(fill, "distractor pool")
-        if not isinstance(n_distractors, int) or n_distractors < 1:
-            raise ConfigError(f"n_distractors must be a positive int, got {n_distractors!r}")
+        check_nonfinite(fill, "distractor pool")
         gen = generator if generator is not None else make_generator(seed)
         idx = torch.randint(0, fill.shape[0], (inputs.shape[0], n_distractors), generator=gen,
                             device=gen.device)
@@ -187,7 +199,8 @@ def masked_probabilities(
                 blended = m * x[sample] + (1 - m) * value
             else:
                 blended = m * x[sample] + (1 - m) * draws[sample, kk]
-            logp = torch.log_softmax(model(blended), -1)
+            logp = torch.log_softmax(model_outputs(model, blended, "the model's outputs on the "
+                                                   "masked inputs"), -1)
             out[sl] = logp.gather(1, labels.reshape(-1)[row % (b * n_labels)].unsqueeze(1))[:, 0]
     return out.exp().view(n_levels, b, n_labels, k).mean(-1)
 

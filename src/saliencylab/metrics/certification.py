@@ -33,11 +33,17 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import InvalidDataError
-from saliencylab.metrics._common import batch_size_of, maps_for_targets, protocol_inputs
+from saliencylab.metrics._common import (
+    batch_size_of,
+    check_number,
+    maps_for_targets,
+    protocol_inputs,
+)
 from saliencylab.metrics._masking import (
     DEFAULT_FRACTIONS,
     Fill,
     canonical_maps,
+    check_n_distractors,
     class_probability,
     fractions_of,
     inputs_and_labels,
@@ -50,6 +56,7 @@ from saliencylab.metrics._masking import check_inputs as _check_model_inputs
 from saliencylab.metrics.games import (  # importable from here for existing callers
     DEFAULT_THRESHOLDS,
     GameResult,
+    check_fill_spec,
     deletion_curve,
     deletion_game,
     insertion_curve,
@@ -59,7 +66,7 @@ from saliencylab.metrics.games import (  # importable from here for existing cal
     saliency_metric,
     tune_saliency_threshold,
 )
-from saliencylab.metrics.protocol import MetricContext, MetricOutput
+from saliencylab.metrics.protocol import MetricContext, MetricOutput, as_context
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.targets import targets_2d
 from saliencylab.utils import resolve_generator
@@ -138,6 +145,24 @@ class CertificationResult:
         return self.soundness.min(dim=1).values
 
 
+def check_eps(eps_completeness: Any, eps_soundness: Any) -> None:
+    """[CS]'s eps1 / eps2 are probability floors: finite numbers in (0, 1] (0 would divide a
+    zero probability by zero)."""
+    check_number(eps_completeness, "eps_completeness", 0, 1, low_open=True)
+    check_number(eps_soundness, "eps_soundness", 0, 1, low_open=True)
+
+
+def check_certification_options(
+    *, fill: Any = None, fractions: Any = None, n_distractors: Any = 10,
+    eps_completeness: Any = EPS_COMPLETENESS, eps_soundness: Any = EPS_SOUNDNESS,
+) -> None:
+    """``ConfigError`` for a :func:`certification_scores` option out of its range."""
+    check_fill_spec(fill)
+    fractions_of(fractions)
+    check_n_distractors(n_distractors)
+    check_eps(eps_completeness, eps_soundness)
+
+
 def _certificate(
     model: nn.Module, inputs: Tensor, lab: Tensor, auc: Tensor, *, eps_completeness: float,
     eps_soundness: float, batch_size: int | None, **curves: Tensor,
@@ -187,6 +212,7 @@ def certify(
         >>> r.completeness.shape, bool(((r.soundness > 0) & (r.soundness <= 1)).all())
         (torch.Size([5, 2]), True)
     """
+    check_eps(eps_completeness, eps_soundness)
     inputs = _check_model_inputs(model, inputs)
     if labels is None:
         labels = top_labels(model, inputs, 2, batch_size=batch_size)
@@ -248,6 +274,7 @@ def certify_masks(
     curve's mean (the definition [CS] §3 states its theory for: interval masks of a linear
     model certify the true label and never the wrong one).
     """
+    check_eps(eps_completeness, eps_soundness)
     inputs = _check_model_inputs(model, inputs)
     lab, _ = targets_2d(labels, inputs.shape[0], inputs.device)
     p = masked_probability(model, inputs, masks, lab, fill=fill, n_distractors=n_distractors,
@@ -299,6 +326,10 @@ def certification_scores(
         >>> sorted(out.per_sample), out.per_sample["soundness"].shape
         (['completeness', 'soundness'], torch.Size([4]))
     """
+    # the options first: before any map is made
+    check_certification_options(fill=fill, fractions=fractions, n_distractors=n_distractors,
+                                eps_completeness=eps_completeness, eps_soundness=eps_soundness)
+    protocol_fill(fill, as_context(context), "certification")
     context, x, y, valid = protocol_inputs(model, x, y, attributions, context,
                                            need_attributions=False)
     batch_size = batch_size_of(context, 4096)
@@ -323,7 +354,7 @@ register_metric(Metric(
     "[CS] certification: completeness and soundness of the insertion curves of the maps of the "
     "predicted and the second most likely label (worst case of the two)",
     references=("CS §3", "CS App. D"), needs=frozenset({"explain_fn"}),
-    modalities=("time_series", "image"),
+    modalities=("time_series", "image"), check_options=check_certification_options,
     outputs={"completeness": True, "soundness": True},
     output_descriptions={
         "completeness": "worst case over the predicted and the second most likely label of "

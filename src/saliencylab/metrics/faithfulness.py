@@ -43,6 +43,7 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +51,7 @@ from torch import Tensor, nn
 from saliencylab.errors import ConfigError
 from saliencylab.metrics._common import (
     batch_size_of,
+    check_flag,
     check_labels,
     probabilities,
     protocol_inputs,
@@ -74,6 +76,19 @@ def _window(t_star: Tensor, lo: Tensor, hi: Tensor, length: Tensor, reference_qu
     return torch.maximum(start, lo), torch.minimum(end, hi)
 
 
+def check_faithfulness_options(*, fraction: Any = 0.15, mode: Any = "swap",
+                               target: Any = "label", reference_quirks: Any = False) -> None:
+    """``ConfigError`` for a :func:`faithfulness` option out of its range."""
+    if mode not in FAITHFULNESS_MODES:
+        raise ConfigError(f"mode must be one of {FAITHFULNESS_MODES}, got {mode!r}")
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or \
+            not 0 < fraction <= 1:
+        raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}")
+    if target not in TARGETS:
+        raise ConfigError(f"target must be one of {TARGETS}, got {target!r}")
+    check_flag(reference_quirks, "reference_quirks")
+
+
 def perturb_subsequence(
     x: Tensor,
     attributions: Tensor,
@@ -94,10 +109,7 @@ def perturb_subsequence(
         >>> perturb_subsequence(x, a, fraction=0.5).flatten().tolist()
         [0.0, 3.0, 2.0, 1.0, 4.0, 5.0]
     """
-    if mode not in FAITHFULNESS_MODES:
-        raise ConfigError(f"mode must be one of {FAITHFULNESS_MODES}, got {mode!r}")
-    if not 0 < fraction <= 1:
-        raise ConfigError(f"fraction must be in (0, 1], got {fraction!r}")
+    check_faithfulness_options(fraction=fraction, mode=mode, reference_quirks=reference_quirks)
     n, n_time, n_feat = x.shape
     if valid is None:
         length = torch.full((n,), max(1, math.ceil(fraction * n_time)), device=x.device)
@@ -160,8 +172,8 @@ def faithfulness(
     Returns:
         ``(N,)`` float tensor on the CPU, in [-1, 1]; higher is better.
     """
-    if target not in TARGETS:
-        raise ConfigError(f"target must be one of {TARGETS}, got {target!r}")
+    check_faithfulness_options(fraction=fraction, mode=mode, target=target,
+                               reference_quirks=reference_quirks)
     context, x, y, valid = protocol_inputs(model, x, y, attributions, context,
                                            series_only=_SERIES_ONLY)
     batch_size = batch_size_of(context, 256)
@@ -180,4 +192,5 @@ register_metric(Metric(
     "drop of the target-class softmax when the most relevant sub-sequence (ceil(0.15 T) "
     "steps) of the most relevant channel is reversed",
     references=("OBJ §3.2",), modalities=("time_series",),
+    check_options=check_faithfulness_options,
 ))

@@ -48,11 +48,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.metrics._common import batch_size_of, maps_for_targets, protocol_inputs
+from saliencylab.metrics._common import (
+    batch_size_of,
+    check_number,
+    maps_for_targets,
+    model_outputs,
+    protocol_inputs,
+)
 from saliencylab.metrics._masking import (
     DEFAULT_FRACTIONS,
     Fill,
     canonical_maps,
+    check_n_distractors,
     fractions_of,
     inputs_and_labels,
     keep_top,
@@ -61,7 +68,7 @@ from saliencylab.metrics._masking import (
     resolve_fill,
     top_labels,
 )
-from saliencylab.metrics.protocol import MetricContext, require, valid_steps
+from saliencylab.metrics.protocol import MetricContext, as_context, require, valid_steps
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.utils import chunks, eval_mode, resolve_generator
 
@@ -355,10 +362,18 @@ def _sm_scores(
                 x = _crop_resize(x, bx)
             else:
                 x = _keep_box(x, bx, fill_value, None if valid is None else valid[rows % b])
-            logp = torch.log_softmax(model(x), -1)
+            logp = torch.log_softmax(model_outputs(model, x, "the model's outputs on the "
+                                                   "boxed inputs"), -1)
             out[sl] = logp.gather(1, labels[rows % b].unsqueeze(1))[:, 0]
     logp = out.view(len(thresholds), b)
     return torch.log(area.clamp_min(area_floor)) - logp
+
+
+def _check_sm_options(area_floor: Any, fill_value: Any) -> None:
+    """``area_floor`` is the floor of the area fraction inside the log ([CS]: 0.05), in (0, 1];
+    the fill outside a kept region is a finite number."""
+    check_number(area_floor, "area_floor", 0, 1, low_open=True)
+    check_number(fill_value, "fill_value", -math.inf, math.inf)
 
 
 def _sm_setup(model, inputs, maps, targets, region, batch_size, valid):
@@ -409,6 +424,7 @@ def saliency_metric(
     >>> saliency_metric(net, torch.rand(3, 1, 4, 4), torch.rand(3, 1, 4, 4), 0).shape
     torch.Size([3])
     """
+    _check_sm_options(area_floor, fill_value)
     inputs, lab, region, valid = _sm_setup(model, inputs, maps, targets, region, batch_size,
                                            valid)
     thr = torch.tensor([float(threshold)])
@@ -432,6 +448,7 @@ def tune_saliency_threshold(
     """The threshold (of the normalised map) with the lowest mean saliency metric on a holdout
     set; pass it to :func:`saliency_metric` on the evaluation set.
     """
+    _check_sm_options(area_floor, fill_value)
     inputs, lab, region, valid = _sm_setup(model, inputs, maps, targets, region, batch_size,
                                            valid)
     thr = torch.as_tensor(DEFAULT_THRESHOLDS if thresholds is None else thresholds,
@@ -448,6 +465,49 @@ def tune_saliency_threshold(
 
 # ------------------------------------------------------------------------------------------------
 # The games in the common metric call shape
+
+
+def check_fill_spec(fill: Any) -> None:
+    """The ``fill`` option of a protocol call: None, ``"gray"``, ``"distractor"``, a finite
+    number or a pool tensor (what :func:`protocol_fill` accepts, without reading a context)."""
+    if fill is None or (isinstance(fill, str) and fill in ("gray", "distractor")) or \
+            isinstance(fill, Tensor):
+        return
+    if isinstance(fill, int | float) and not isinstance(fill, bool):
+        if not math.isfinite(fill):
+            raise ConfigError(f"fill must be a finite number, got {fill!r}")
+        return
+    raise ConfigError(f"fill must be None or 'gray' (context.fill), 'distractor' "
+                      f"(context.distractors), a number or a pool tensor, got {fill!r}")
+
+
+def check_game_options(*, fractions: Any = None, fill: Any = None, n_distractors: Any = 10,
+                       target: Any = "predicted") -> None:
+    """``ConfigError`` for a :func:`deletion` / :func:`insertion` option out of its range."""
+    fractions_of(fractions)
+    check_fill_spec(fill)
+    check_n_distractors(n_distractors)
+    if target not in GAME_TARGETS:
+        raise ConfigError(f"target must be one of {GAME_TARGETS}, got {target!r}")
+
+
+def check_saliency_metric_options(*, threshold: Any = 0.5, region: Any = None,
+                                  area_floor: Any = 0.05, fill: Any = None,
+                                  target: Any = "predicted") -> None:
+    """``ConfigError`` for a :func:`saliency_metric_score` option out of its range."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or \
+            not 0 < threshold <= 1:
+        raise ConfigError(f"threshold must be a number in (0, 1] of the map's range, got "
+                          f"{threshold!r}")
+    if region not in (None, "crop", "keep"):
+        raise ConfigError(f"region must be 'crop', 'keep' or None, got {region!r}")
+    _check_sm_options(area_floor, 0.0)
+    check_fill_spec(fill)
+    if isinstance(fill, Tensor) or fill == "distractor":
+        raise ConfigError("the saliency metric fills with a constant: fill must be None, 'gray' "
+                          "or a number")
+    if target not in GAME_TARGETS:
+        raise ConfigError(f"target must be one of {GAME_TARGETS}, got {target!r}")
 
 
 def protocol_fill(fill: Any, context: MetricContext, metric: str) -> float | Tensor:
@@ -494,6 +554,9 @@ def _protocol_game(
 ) -> Tensor:
     """The area of the deletion or insertion game per sample, in the common call shape."""
     metric = "insertion" if insertion else "deletion"
+    # the options first: before any map is explained
+    check_game_options(fractions=fractions, fill=fill, n_distractors=n_distractors, target=target)
+    protocol_fill(fill, as_context(context), metric)
     context, x, t, maps, valid = _game_setup(model, x, y, attributions, context, target, metric)
     return _game(model, x, maps, t, fractions=fractions, fill=protocol_fill(fill, context, metric),
                  n_distractors=n_distractors, generator=resolve_generator(context.generator),
@@ -572,6 +635,8 @@ def saliency_metric_score(
     ``area_floor`` as there; ``fill`` (the constant outside a kept region: None / ``"gray"`` =
     ``context.fill``, or a number) and ``target`` as :func:`deletion`.
     """
+    check_saliency_metric_options(threshold=threshold, region=region, area_floor=area_floor,
+                                  fill=fill, target=target)
     context, x, t, maps, valid = _game_setup(model, x, y, attributions, context, target,
                                              "saliency_metric")
     value = protocol_fill(fill, context, "saliency_metric")
@@ -589,17 +654,19 @@ register_metric(Metric(
     "deletion game: mean probability of the predicted label while its top 0..100 % cells are "
     "replaced by gray (lower is better)",
     references=("CS App. D",), needs=_GAME_NEEDS, modalities=("time_series", "image"),
+    check_options=check_game_options,
 ))
 register_metric(Metric(
     "insertion", insertion, "certification", True,
     "insertion game: mean probability of the predicted label while its top 0..100 % cells are "
     "inserted into gray",
     references=("CS App. D",), needs=_GAME_NEEDS, modalities=("time_series", "image"),
+    check_options=check_game_options,
 ))
 register_metric(Metric(
     "saliency_metric", saliency_metric_score, "certification", False,
     "log(max(a, 0.05)) - log p of the predicted label on the smallest box (images) or interval "
     "(series) around the thresholded map (lower is better)",
     references=("CS App. D", "Dabkowski & Gal, NeurIPS 2017"), needs=_GAME_NEEDS,
-    modalities=("time_series", "image"),
+    modalities=("time_series", "image"), check_options=check_saliency_metric_options,
 ))

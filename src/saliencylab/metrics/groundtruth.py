@@ -18,6 +18,16 @@ salient features, accuracy drop) and §4.3 (weighted precision and recall, AUP, 
 call yields ``aup``, ``aur``, ``aupr`` and ``accuracy_auc``). Ragged series (``valid``): only
 valid cells are ranked, masked and counted in precision and recall.
 
+All-zero maps (no saliency on any valid cell, e.g. a method whose gradients vanish, or min-max
+of a constant map) select no cell at any fraction. Their weighted precision ``0 / 0`` would be
+undefined and leaving such samples out would reward a method for giving up on hard samples (and
+make AUP / AUR NaN when every map is all zero). :func:`evaluate_groundtruth` therefore defines an
+all-zero map as *finding nothing*: precision 0 at every ``d > 0`` and recall 0 at every ``d``
+(where the sample's box has cells; a sample with an empty box has no recall, as for any map),
+at the cell, time and feature level, and emits one warning saying how many samples had one.
+Their masked inputs are the clean inputs (nothing is replaced), so their accuracy does not drop.
+The values of every other map are unchanged.
+
 Everything is batched: one sort per sample over the flattened cells (a single ``torch.sort``
 for the whole batch), masked inputs of all fractions and samples go through the model in chunks
 of ``batch_size`` on the model's device.
@@ -42,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,8 +61,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from saliencylab.errors import ConfigError, InvalidDataError, ShapeError, UnknownNameError
-from saliencylab.metrics._common import batch_size_of
+from saliencylab.errors import (
+    ConfigError,
+    InvalidDataError,
+    ShapeError,
+    UnknownNameError,
+    check_nonfinite,
+)
+from saliencylab.explain.api import check_model_layout
+from saliencylab.metrics._common import (
+    batch_size_of,
+    check_flag,
+    model_inputs,
+    model_outputs,
+)
 from saliencylab.metrics.aggregate import mean_se_along, trapezoid
 from saliencylab.metrics.protocol import (
     BackgroundFn,
@@ -62,7 +85,7 @@ from saliencylab.metrics.protocol import (
     valid_steps,
 )
 from saliencylab.metrics.registry import Metric, register_metric
-from saliencylab.utils import check_finite, chunks, eval_mode, model_device, resolve_generator
+from saliencylab.utils import chunks, eval_mode, model_device, resolve_generator
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -93,7 +116,11 @@ def _accum_dtype(device: torch.device) -> torch.dtype:
 
 
 def _as_fractions(fractions: Sequence[float] | torch.Tensor) -> torch.Tensor:
-    f = torch.as_tensor(fractions, dtype=torch.float64).detach().flatten().cpu()
+    try:
+        f = torch.as_tensor(fractions, dtype=torch.float64).detach().flatten().cpu()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"fractions must be increasing numbers in [0, 1], got "
+                          f"{fractions!r}") from exc
     if f.numel() == 0:
         raise ConfigError("fractions must hold at least one value in [0, 1], got none")
     if not torch.isfinite(f).all() or (f < 0).any() or (f > 1).any():
@@ -112,7 +139,7 @@ def _check_saliency(saliency: torch.Tensor) -> None:
                          f"got {tuple(saliency.shape)}")
     if not saliency.is_floating_point():
         raise InvalidDataError(f"saliency must be a float tensor, got dtype {saliency.dtype}")
-    check_finite(saliency, "saliency")
+    check_nonfinite(saliency, "saliency")
     if (saliency < 0).any():
         bad = int((saliency < 0).sum())
         raise InvalidDataError(
@@ -130,7 +157,7 @@ def _check_same_shape(t: torch.Tensor, ref: torch.Tensor, name: str, ref_name: s
 def _check_inputs(x: torch.Tensor, y: torch.Tensor, saliency: torch.Tensor) -> None:
     _check_saliency(saliency)
     _check_same_shape(x, saliency, "x", "saliency")
-    check_finite(x, "x")
+    check_nonfinite(x, "x")
     if y.dim() != 1 or y.shape[0] != x.shape[0]:
         raise ShapeError(f"y must have shape (N,) = ({x.shape[0]},), got {tuple(y.shape)}")
     if y.is_floating_point() or y.dtype == torch.bool:
@@ -161,7 +188,7 @@ def _without_padding(saliency: torch.Tensor, valid: torch.Tensor | None
 
 
 def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    out = model(x)
+    out = model_outputs(model, x)
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != x.shape[0]:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ShapeError(f"model must return logits of shape (batch, n_classes) = "
@@ -177,7 +204,7 @@ def _draw(background: BackgroundFn, n: int, generator: torch.Generator,
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ShapeError(f"background({n}, generator) must return a tensor of shape {expected}, "
                          f"got {shape}")
-    check_finite(out, "background draw")
+    check_nonfinite(out, "background draw")
     return out.to(device=like.device, dtype=like.dtype)
 
 
@@ -222,8 +249,7 @@ class _MassRanking:
     """One sort of every map; the top-set sizes ``k`` (n_d, N) for all fractions at once."""
 
     def __init__(self, saliency: torch.Tensor, fractions: torch.Tensor, rtol: float):
-        if not 0 <= rtol < 1:
-            raise ConfigError(f"rtol must lie in [0, 1), got {rtol}")
+        _check_rtol(rtol)
         self.shape = tuple(saliency.shape)
         n = saliency.shape[0]
         flat = saliency.detach().reshape(n, -1)
@@ -288,8 +314,29 @@ class _MassRanking:
 # ---------------------------------------------------------------------------- masked accuracy
 
 
+def _check_rtol(rtol: Any) -> None:
+    if isinstance(rtol, bool) or not isinstance(rtol, int | float) or not 0 <= rtol < 1:
+        raise ConfigError(f"rtol must lie in [0, 1), got {rtol!r}")
+
+
+def check_groundtruth_options(
+    *, fractions: Any = DEFAULT_FRACTIONS, shared_background: Any = None,
+    stop_at_zero: Any = None, full_mask_at_one: Any = None, reference_quirks: Any = False,
+    rtol: Any = 1e-6,
+) -> None:
+    """``ConfigError`` for a :func:`groundtruth_scores` option out of its range."""
+    _as_fractions(fractions)
+    _quirk_flags(reference_quirks, shared_background, stop_at_zero, full_mask_at_one)
+    _check_rtol(rtol)
+
+
 def _quirk_flags(reference_quirks: bool, shared_background: bool | None,
                  stop_at_zero: bool | None, full_mask_at_one: bool | None) -> dict[str, bool]:
+    check_flag(reference_quirks, "reference_quirks")
+    for name, value in (("shared_background", shared_background), ("stop_at_zero", stop_at_zero),
+                        ("full_mask_at_one", full_mask_at_one)):
+        check_flag(value, name, allow_none=True)
+
     def pick(v: bool | None) -> bool:
         return bool(reference_quirks) if v is None else bool(v)
 
@@ -376,6 +423,7 @@ class _MassMasking:
     ranking: _MassRanking
     correct: torch.Tensor
     clean: torch.Tensor
+    zero: torch.Tensor  # (N,) bool: maps without saliency on any valid cell
 
 
 def _mass_masking(
@@ -386,20 +434,32 @@ def _mass_masking(
 ) -> _MassMasking:
     """The checks, the ranking and the masked correctness that :func:`masked_accuracy` and
     :func:`evaluate_groundtruth` share (``box_mask`` is checked when given)."""
+    check_model_layout(model, x)
     saliency, cells = _without_padding(saliency, valid)
     _check_inputs(x, y, saliency)
     box = None if box_mask is None else _as_box(box_mask, saliency)
     f = _as_fractions(fractions)
     device = model_device(model)
     gen = resolve_generator(generator)
-    xd, yd = x.detach().to(device), y.to(device)
+    xd, yd = model_inputs(model, x.detach().to(device)), y.to(device)
     sd = saliency.detach().to(device)
     cells = None if cells is None else cells.to(device)
     ranking = _MassRanking(sd, f, rtol)
+    zero = ~(sd.reshape(sd.shape[0], -1) > 0).any(dim=1)  # (N,) maps without saliency
+    n_zero = int(zero.sum())
+    if n_zero:
+        scored = ("their inputs are never masked (accuracy stays the clean accuracy) and their "
+                  "precision and recall count as 0" if box_mask is not None else
+                  "their inputs are never masked, so the accuracy stays the clean accuracy")
+        where = " on their valid cells" if cells is not None else ""
+        warnings.warn(
+            f"{n_zero} of {sd.shape[0]} saliency maps are all zero{where} and select no cell at "
+            f"any fraction: {scored} (see saliencylab.metrics.groundtruth)", stacklevel=3,
+        )
     with _eval_without_grad(model):
         correct, clean = _masked_correct(model, xd, yd, ranking, f, background, gen, batch_size,
                                          **flags, cells=cells)
-    return _MassMasking(f, gen, sd, box, cells, ranking, correct, clean)
+    return _MassMasking(f, gen, sd, box, cells, ranking, correct, clean, zero)
 
 
 def masked_accuracy(
@@ -537,6 +597,26 @@ def _pr_from_sums(tp: torch.Tensor, sel_mass: torch.Tensor, box_mass: torch.Tens
     precision = torch.where(pv, tp / torch.where(pv, sel_mass, 1.0), nan)
     recall = torch.where(rv, tp / torch.where(rv, box_mass, 1.0), nan)
     return PrecisionRecall(precision, recall, pv, rv.clone())
+
+
+def _zero_maps_find_nothing(pr: PrecisionRecall, zero: torch.Tensor, box_any: torch.Tensor,
+                            inner: torch.Tensor) -> PrecisionRecall:
+    """``pr`` with the all-zero maps' samples (``zero`` (N,)) defined as finding nothing:
+    precision 0 where ``inner`` (n_d,) (the fractions d > 0), recall 0 where the sample's box
+    has cells (``box_any`` (N,)); every other entry as it was."""
+    if not bool(zero.any()):
+        return pr
+    zero = zero.to(pr.precision.device)
+    p_def = inner.to(zero.device)[:, None] & zero[None, :]  # (n_d, N)
+    r_def = zero & box_any.to(zero.device)
+    r_def = r_def[None, :].expand_as(pr.recall)
+    zeros = torch.zeros((), dtype=pr.precision.dtype, device=zero.device)
+    return PrecisionRecall(
+        precision=torch.where(p_def, zeros, pr.precision),
+        recall=torch.where(r_def, zeros, pr.recall),
+        precision_valid=pr.precision_valid | p_def,
+        recall_valid=pr.recall_valid | r_def,
+    )
 
 
 def level_precision_recall(
@@ -771,6 +851,11 @@ def evaluate_groundtruth(
     and, for ``(N, T, F)`` data, at the time and feature level. Per-sample values are kept;
     ``result.summary()`` derives AUP, AUR, AUPR and the accuracy-drop AUC.
 
+    An all-zero map finds nothing: its precision is 0 at every ``d > 0`` and its recall 0 at
+    every ``d`` (where its box has cells) at every level, instead of undefined, so it counts
+    against the method and AUP / AUR stay defined; one ``UserWarning`` says how many maps were
+    all zero (``result.params["all_zero_maps"]``). See the module docstring.
+
     Args:
         model, x, y, saliency, background, fractions, shared_background, stop_at_zero,
         full_mask_at_one, reference_quirks, generator, batch_size, rtol, valid: as in
@@ -793,16 +878,23 @@ def evaluate_groundtruth(
     if run.cells is not None:  # padding is never in the box
         bd = bd & run.cells
 
-    cell = ranking.cell_precision_recall(bd).to("cpu")
+    zero, inner = run.zero, run.fractions.to(sd.device) > 0
+    box_any = bd.reshape(bd.shape[0], -1).any(dim=1)
+    cell = _zero_maps_find_nothing(ranking.cell_precision_recall(bd), zero, box_any,
+                                   inner).to("cpu")
     time_pr = feature_pr = None
     if sd.dim() == 3:
-        time_pr = _level_pr(sd, bd, ranking.level_selected("time"), "time").to("cpu")
-        feature_pr = _level_pr(sd, bd, ranking.level_selected("feature"), "feature").to("cpu")
+        time_pr = _zero_maps_find_nothing(_level_pr(sd, bd, ranking.level_selected("time"),
+                                                    "time"), zero, box_any, inner).to("cpu")
+        feature_pr = _zero_maps_find_nothing(_level_pr(sd, bd, ranking.level_selected("feature"),
+                                                       "feature"), zero, box_any,
+                                             inner).to("cpu")
     seed = generator if isinstance(generator, int) else (
         0 if generator is None else int(run.generator.initial_seed()))
     params = {"fractions": run.fractions.tolist(), **flags,
               "reference_quirks": bool(reference_quirks), "rtol": rtol, "seed": int(seed),
-              "precision_level_aggregation": "sum"}
+              "precision_level_aggregation": "sum", "all_zero_maps": int(zero.sum()),
+              "all_zero_maps_score": "precision and recall 0"}
     return GroundTruthResult(fractions=run.fractions, correct=run.correct.cpu(),
                              clean_correct=run.clean.cpu(), cell=cell, time=time_pr,
                              feature=feature_pr, params=params)
@@ -871,6 +963,9 @@ def groundtruth_scores(
         ['accuracy_auc', 'aup', 'aupr', 'aur']
     """
     context = as_context(context)
+    check_groundtruth_options(fractions=fractions, shared_background=shared_background,
+                              stop_at_zero=stop_at_zero, full_mask_at_one=full_mask_at_one,
+                              reference_quirks=reference_quirks, rtol=rtol)
     what = "the known informative cells (N, *sample) of synthetic data"
     box = require(context, "groundtruth", "the ground-truth evaluation [TSB]", what)
     background = require(context, "background", "the ground-truth evaluation [TSB]",
@@ -893,7 +988,7 @@ register_metric(Metric(
     references=("TSB §4.2", "TSB §4.3"), needs=frozenset({"groundtruth", "background"}),
     modalities=("time_series", "image"),
     outputs={"aup": True, "aur": True, "aupr": True, "accuracy_auc": False},
-    seed_offset=7919,
+    seed_offset=7919, check_options=check_groundtruth_options,
     output_descriptions={
         "aup": "area under the weighted precision curve over d = 10..90 % of saliency mass",
         "aur": "area under the weighted recall curve over d = 10..90 % of saliency mass",

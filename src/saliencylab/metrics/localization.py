@@ -45,11 +45,18 @@ import torch
 from torch import nn
 
 from saliencylab.data.segmentation import run_ids
-from saliencylab.errors import ConfigError, NotApplicableError, ShapeError, UnknownNameError
-from saliencylab.metrics._common import batch_size_of
+from saliencylab.errors import (
+    ConfigError,
+    NotApplicableError,
+    ShapeError,
+    UnknownNameError,
+    check_nonfinite,
+)
+from saliencylab.explain.api import check_model_layout
+from saliencylab.metrics._common import batch_size_of, model_inputs, model_outputs
 from saliencylab.metrics.protocol import MetricContext, as_context, require, valid_steps
 from saliencylab.metrics.registry import Metric, register_metric
-from saliencylab.utils import check_finite, chunks, eval_mode, model_device
+from saliencylab.utils import chunks, eval_mode, model_device
 
 __all__ = [
     "BIASES",
@@ -104,6 +111,36 @@ def _check_labels(labels: torch.Tensor, name: str = "labels") -> None:
         raise ShapeError(f"{name} must be integer class labels, got dtype {labels.dtype}")
 
 
+def _check_localization_options(background: object, absolute: object) -> None:
+    if isinstance(background, bool) or not isinstance(background, int):
+        raise ConfigError(f"background must be the int label of 'no class', got {background!r}")
+    if not isinstance(absolute, bool):
+        raise ConfigError(f"absolute must be True or False, got {absolute!r}")
+
+
+def check_localization_options(
+    *, theta: object = DEFAULT_THETA, alpha: object = 0.0, bias: object = "flat",
+    cardinality: object = "one", background: object = 0, target: object = None,
+    absolute: object = True,
+) -> None:
+    """``ConfigError`` (``UnknownNameError`` for a name) for a :func:`localization_score`
+    option out of its range."""
+    for name, value, interval, ok in (
+        ("theta", theta, "[0, 1)", lambda v: 0 <= v < 1),
+        ("alpha", alpha, "[0, 1]", lambda v: 0 <= v <= 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not ok(value):
+            raise ConfigError(f"{name} must be in {interval}, got {value!r}")
+    if bias not in BIASES:
+        raise UnknownNameError("positional bias", bias, BIASES)
+    if not callable(cardinality) and cardinality not in ("one", "reciprocal"):
+        raise UnknownNameError("cardinality", cardinality, ("one", "reciprocal"))
+    _check_localization_options(background, absolute)
+    if isinstance(target, str) and target != "label":
+        raise ConfigError(f"target must be an int, a (B,) tensor, 'label' or None, got "
+                          f"{target!r}")
+
+
 def relevant_steps(attributions: torch.Tensor, theta: float = DEFAULT_THETA,
                    absolute: bool = True) -> torch.Tensor:
     """Boolean ``(B, T)``: some channel's relevance at t exceeds θ · max over the sample [OBJ].
@@ -120,7 +157,7 @@ def relevant_steps(attributions: torch.Tensor, theta: float = DEFAULT_THETA,
         raise ShapeError(f"attributions must be (B, T, F), got {tuple(attributions.shape)}")
     if not 0.0 <= float(theta) < 1.0:
         raise ConfigError(f"theta must be in [0, 1), got {theta!r}")
-    check_finite(attributions, "attributions")
+    check_nonfinite(attributions, "attributions")
     r = attributions.abs() if absolute else attributions
     top = r.flatten(1).amax(dim=1)[:, None, None]
     return ((r > theta * top) & (r > 0)).any(dim=2)
@@ -313,6 +350,7 @@ def localization(
         [1.0, 0.0]
     """
     _check_labels(labels)
+    _check_localization_options(background, absolute)
     if attributions.dim() != 3 or attributions.shape[:2] != labels.shape:
         raise ShapeError(f"attributions must be (B, T, F) with (B, T) = {tuple(labels.shape)}, "
                          f"got {tuple(attributions.shape)}")
@@ -343,7 +381,7 @@ def _predict_steps(model: nn.Module, x: torch.Tensor, batch_size: int | None) ->
     out = []
     with eval_mode(model):
         for sl in chunks(len(x), batch_size):
-            logits = model(x[sl].to(device))
+            logits = model_outputs(model, x[sl].to(device))
             if logits.dim() == 2:
                 logits = logits[:, None, :].expand(-1, x.shape[1], -1)
             if logits.dim() != 3 or logits.shape[1] != x.shape[1]:
@@ -395,6 +433,9 @@ def localization_score(
         torch.Size([4])
     """
     context = as_context(context)
+    check_localization_options(theta=theta, alpha=alpha, bias=bias, cardinality=cardinality,
+                               background=background, target=target, absolute=absolute)
+    check_model_layout(model, x)
     if isinstance(x, torch.Tensor) and x.dim() == 4:
         raise NotApplicableError("localization scores per-step segments of time series (B, T, "
                                  f"F); got images of shape {tuple(x.shape)}")
@@ -418,6 +459,7 @@ def localization_score(
             raise ConfigError("target='label' scores the segments of y's classes; y is None")
         target = y
     batch_size = batch_size_of(context, 256)
+    x = model_inputs(model, x.detach().to(model_device(model)))
     predictions = _predict_steps(model, x, batch_size).to(attributions.device)
     valid = valid_steps(context, attributions)
     if valid is not None:  # padding: neither relevant nor labelled
@@ -435,4 +477,5 @@ register_metric(Metric(
     "|relevance| exceeds 0.5 max (NaN for samples without segments)",
     references=("OBJ §3.6", "TAT"), needs=frozenset({"segments"}),
     modalities=("time_series",), task="segmentation",
+    check_options=check_localization_options,
 ))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
@@ -74,6 +74,10 @@ class Metric:
         seed_offset: :func:`~saliencylab.metrics.score` seeds the family with
             ``seed + seed_offset``.
         output_descriptions: per-output descriptions (for listings).
+        check_options: ``check_options(**options)`` raises ``ConfigError`` for a value out of
+            its range (naming the option, the value and the range), so
+            :func:`check_metric_options` refuses it before any work is done; the metric
+            itself applies the same rules.
     """
 
     name: str
@@ -88,6 +92,7 @@ class Metric:
     outputs: dict[str, bool] | None = None
     seed_offset: int = 0
     output_descriptions: dict[str, str] | None = None
+    check_options: Callable[..., None] | None = field(default=None, compare=False, repr=False)
 
     def names(self) -> tuple[str, ...]:
         """The score names this entry yields: its outputs, or its own name."""
@@ -316,8 +321,9 @@ def family_options(options: Mapping[str, Mapping[str, Any]] | None) -> dict[str,
 
 
 def check_metric_options(options: Mapping[str, Mapping[str, Any]] | None) -> None:
-    """Every key must name a metric, a family or an output, and every option one its function
-    accepts, so a typo fails before any work is done.
+    """Every key must name a metric, a family or an output, every option one its function
+    accepts and every value one in the option's range (the metric's ``check_options``), so a
+    typo or an out-of-range value fails before any work is done.
 
     >>> check_metric_options({"robustness": {"radius": 0.2}, "certification": {"fill": 0.5}})
     >>> check_metric_options({"robustness": {"raduis": 0.2}})
@@ -343,6 +349,13 @@ n_perturbations, perturb_fn, radius, relative
         if unknown:
             raise ConfigError(f"metric {name} does not take {', '.join(map(str, unknown))}; it "
                               f"accepts: {', '.join(sorted(accepted)) or 'nothing'}")
+        if metric.check_options is not None:
+            try:
+                metric.check_options(**opts)
+            except ConfigError as exc:
+                if type(exc) is not ConfigError:
+                    raise
+                raise ConfigError(f"metric {name}: {exc}") from exc
 
 
 # The built-in metrics register themselves at the bottom of their modules; importing them here

@@ -33,16 +33,24 @@ Example:
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.metrics._common import explain_chunked, reexplain_setup, reference_maps
+from saliencylab.errors import ConfigError, ShapeError, check_nonfinite
+from saliencylab.metrics._common import (
+    check_flag,
+    check_number,
+    explain_chunked,
+    reexplain_setup,
+    reference_maps,
+)
 from saliencylab.metrics.protocol import MetricContext
 from saliencylab.metrics.registry import Metric, register_metric
-from saliencylab.utils import check_finite, chunks, resolve_generator
+from saliencylab.utils import chunks, resolve_generator
 
 __all__ = ["PerturbFn", "robustness", "uniform_perturbation"]
 
@@ -77,8 +85,21 @@ def _call_perturb(fn: PerturbFn, inputs: Tensor, radius: float) -> Tensor:
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ShapeError(f"perturb_fn must return a tensor of its input's shape "
                          f"{tuple(inputs.shape)}, got {got}")
-    check_finite(out, "perturb_fn output")
+    check_nonfinite(out, "perturb_fn output")
     return out
+
+
+def check_robustness_options(*, radius: Any = 0.05, n_perturbations: Any = 10,
+                             relative: Any = False, perturb_fn: Any = None) -> None:
+    """``ConfigError`` for a :func:`robustness` option out of its range."""
+    check_number(radius, "radius", 0, math.inf)
+    check_flag(relative, "relative")
+    if isinstance(n_perturbations, bool) or not isinstance(n_perturbations, int) or \
+            n_perturbations < 1:
+        raise ConfigError(f"n_perturbations must be a positive int, got {n_perturbations!r}")
+    if perturb_fn is not None and not callable(perturb_fn):
+        raise ConfigError(f"perturb_fn must be None or a callable perturb_fn(inputs, radius), "
+                          f"got {type(perturb_fn).__name__}")
 
 
 def robustness(
@@ -114,11 +135,8 @@ def robustness(
         ``(N,)`` float tensor on the CPU, ``<= 0``; higher is better.
     """
     context, explain_fn, batch_size = reexplain_setup(context, x, y, attributions, "robustness")
-    if not radius >= 0:
-        raise ConfigError(f"radius must be >= 0, got {radius!r}")
-    if isinstance(n_perturbations, bool) or not isinstance(n_perturbations, int) or \
-            n_perturbations < 1:
-        raise ConfigError(f"n_perturbations must be a positive int, got {n_perturbations!r}")
+    check_robustness_options(radius=radius, n_perturbations=n_perturbations, relative=relative,
+                             perturb_fn=perturb_fn)
     gen = resolve_generator(context.generator)
     x, y, ref, valid = reference_maps(explain_fn, model, x, y, attributions, context, batch_size,
                                       "unperturbed")
@@ -154,5 +172,5 @@ register_metric(Metric(
     "robustness", robustness, "robustness", True,
     "-max over 10 uniform perturbations (|eps| <= r) of ||M(X) - M(X + eps)||_F",
     references=("OBJ §3.4",), needs=frozenset({"explain_fn"}),
-    modalities=("time_series", "image"),
+    modalities=("time_series", "image"), check_options=check_robustness_options,
 ))

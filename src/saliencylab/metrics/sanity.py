@@ -50,10 +50,16 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from saliencylab.errors import ConfigError, NotApplicableError
-from saliencylab.metrics._common import explain_chunked, reexplain_setup, reference_maps
+from saliencylab.metrics._common import (
+    check_flag,
+    check_number,
+    explain_chunked,
+    reexplain_setup,
+    reference_maps,
+)
 from saliencylab.metrics.protocol import MetricContext
 from saliencylab.metrics.registry import Metric, register_metric
-from saliencylab.metrics.ssim import ssim
+from saliencylab.metrics.ssim import AXES, ssim
 from saliencylab.utils import resolve_generator
 
 __all__ = ["SanityResult", "randomizable_layers", "reinitialize_", "sanity", "sanity_curve"]
@@ -176,6 +182,24 @@ def _randomised_models(
             yield work
 
 
+def check_sanity_options(
+    *, mode: Any = "cascade", max_layers: Any = None, include_norm: Any = False,
+    ssim_axes: Any = "time", data_range: Any = None, use_sample_covariance: Any = False,
+) -> None:
+    """``ConfigError`` for a :func:`sanity` option out of its range."""
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
+    if max_layers is not None and (isinstance(max_layers, bool) or not isinstance(max_layers, int)
+                                   or max_layers < 1):
+        raise ConfigError(f"max_layers must be an int >= 1 or None, got {max_layers!r}")
+    check_flag(include_norm, "include_norm")
+    check_flag(use_sample_covariance, "use_sample_covariance")
+    if ssim_axes not in AXES:
+        raise ConfigError(f"ssim_axes must be one of {AXES}, got {ssim_axes!r}")
+    if data_range is not None and not isinstance(data_range, Tensor):
+        check_number(data_range, "data_range", 0, math.inf, low_open=True)
+
+
 def sanity_curve(
     model: nn.Module,
     x: Tensor,
@@ -210,11 +234,9 @@ def sanity_curve(
         A :class:`SanityResult`; ``.scores()`` is the sanity metric.
     """
     context, explain_fn, batch_size = reexplain_setup(context, x, y, attributions, "sanity")
-    if mode not in MODES:
-        raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
-    if max_layers is not None and (isinstance(max_layers, bool) or not isinstance(max_layers, int)
-                                   or max_layers < 1):
-        raise ConfigError(f"max_layers must be a positive int or None, got {max_layers!r}")
+    check_sanity_options(mode=mode, max_layers=max_layers, include_norm=include_norm,
+                         ssim_axes=ssim_axes, data_range=data_range,
+                         use_sample_covariance=use_sample_covariance)
     gen = resolve_generator(context.generator)
     x, y, ref, valid = reference_maps(explain_fn, model, x, y, attributions, context, batch_size,
                                       "trained model")
@@ -281,5 +303,5 @@ register_metric(Metric(
     "-mean SSIM between the maps of the model and of cascading layer-randomised copies "
     "(output layer first)",
     references=("OBJ §3.1",), needs=frozenset({"explain_fn"}),
-    modalities=("time_series", "image"),
+    modalities=("time_series", "image"), check_options=check_sanity_options,
 ))

@@ -104,7 +104,7 @@ def inter_class_sensitivity(
         m_lo = maps[k:]
         m_hi = maps[:k] if given is None else given[sl].clone()
         if given is not None:
-            m_hi[need] = maps[:k]
+            m_hi[need] = maps[:k].to(m_hi.dtype)
         if valid is not None:
             keep = valid[sl].unsqueeze(-1)
             m_hi, m_lo = m_hi * keep, m_lo * keep

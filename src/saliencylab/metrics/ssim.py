@@ -38,8 +38,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from saliencylab.errors import ConfigError, ShapeError
-from saliencylab.utils import check_finite
+from saliencylab.errors import ConfigError, ShapeError, check_nonfinite
 
 __all__ = ["AXES", "gaussian_window", "ssim"]
 
@@ -147,8 +146,8 @@ def ssim(
                          f"{tuple(b.shape)}")
     if axes not in AXES:
         raise ConfigError(f"axes must be one of {AXES}, got {axes!r}")
-    check_finite(a, "a")
-    check_finite(b, "b")
+    check_nonfinite(a, "a")
+    check_nonfinite(b, "b")
     image = a.dim() == 4
     if image and valid is not None:
         raise ShapeError("valid marks the steps of ragged series; images (N, C, H, W) have none")

@@ -38,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError
+from saliencylab.explain.api import check_model_layout
 from saliencylab.metrics._common import check_inputs
 from saliencylab.metrics.protocol import MetricContext, as_context, valid_steps
 from saliencylab.metrics.registry import Metric, register_metric
@@ -132,6 +133,7 @@ def stability(
         ``(N,)`` float tensor on the CPU, ``<= 0`` (0 best); NaN for a sample alone in its class.
     """
     context = as_context(context)
+    check_model_layout(model, x)
     check_inputs(x, y, attributions, series_only=_SERIES_ONLY)
     _check_window(window)
     valid = valid_steps(context, x)
@@ -172,4 +174,5 @@ register_metric(Metric(
     "-mean DTW distance (window 20, summed over channels) to the maps of the other samples of "
     "the same class",
     references=("OBJ §3.5",), modalities=("time_series",),
+    check_options=lambda *, window=20: _check_window(window),
 ))

@@ -108,11 +108,15 @@ class SaliencyGuided:
     """The [SGT] training procedure for :func:`saliencylab.train.trainer.fit`.
 
     Args:
-        k: fraction of each sample's units to mask, in [0, 1] (time series 5–90 % per dataset,
-            MNIST 50 % in [SGT]). ``k = 0`` masks nothing and skips the saliency pass, like the
-            authors' code, so training equals traditional training.
-        lam: weight λ ≥ 0 of the KL term (1 in [SGT]); ``lam = 0`` is plain cross-entropy and
-            skips the saliency and masked passes.
+        k: fraction of each sample's features (units) to mask, strictly between 0 and 1
+            ([SGT] §3: the k lowest-saliency features; time series 5–90 % per dataset, MNIST
+            50 %). ``k = 0`` would mask nothing (traditional training under another name: use
+            :class:`~saliencylab.train.procedures.Traditional`) and ``k = 1`` everything (the
+            masked input is pure noise, with no saliency left to guide), so both are refused
+            with ``ConfigError``. A ``k`` below one unit (``⌊k·n⌋ = 0``) masks nothing and skips
+            the saliency pass, like the authors' code.
+        lam: weight λ ≥ 0 of the KL term (1 in [SGT]), finite; ``lam = 0`` is plain
+            cross-entropy and skips the saliency and masked passes.
         masking: a name in :data:`saliencylab.train.masking.MASKING_FUNCTIONS` or a callable
             ``mask(x, where, generator) -> x_masked``. ``"random_in_range"`` (default) suits time
             series and images; text needs one of ``remove``, ``unk``, ``sep``, ``random_word``,
@@ -144,15 +148,20 @@ class SaliencyGuided:
         embedding: nn.Module | str | None = None,
         fuse_forward: bool | None = None,
     ):
-        if isinstance(k, bool) or not isinstance(k, int | float) or not 0.0 <= k <= 1.0:
-            raise ConfigError(f"k must be a fraction in [0, 1], got {k!r}")
+        if isinstance(k, bool) or not isinstance(k, int | float) or not 0.0 < k < 1.0:
+            raise ConfigError(
+                f"k (the fraction of features masked, [SGT]) must lie strictly between 0 and 1, "
+                f"got {k!r}; k = 0 masks nothing (use the traditional procedure) and k = 1 "
+                "masks every feature"
+            )
         if (
             isinstance(lam, bool)
             or not isinstance(lam, int | float)
             or not math.isfinite(lam)
             or lam < 0
         ):
-            raise ConfigError(f"lam must be a finite number >= 0, got {lam!r}")
+            raise ConfigError(f"lam (the weight of the KL term) must be a finite number >= 0, "
+                              f"got {lam!r}")
         if fuse_forward not in (None, True, False):
             raise ConfigError(f"fuse_forward must be None, True or False, got {fuse_forward!r}")
         self.k = float(k)
@@ -288,8 +297,8 @@ class SaliencyGuided:
         if x.dim() < 2:
             raise ShapeError(f"inputs must be batched (batch, ...), got {tuple(x.shape)}")
         if self.lam == 0.0 or n_masked(self.k, math.prod(unit_shape(x)[1:])) == 0:
-            # No KL term (λ = 0) or nothing to mask (X̃ = X): plain cross-entropy, as the
-            # authors' code skips the masked pass when k = 0.
+            # No KL term (λ = 0) or nothing to mask (⌊k·n⌋ = 0, X̃ = X): plain cross-entropy, as
+            # the authors' code skips the masked pass when nothing is masked.
             logits = model(x)
             return F.cross_entropy(logits, y), logits
         x_masked, _ = self.masked_input(model, x, y, generator)
