@@ -57,7 +57,7 @@ from saliencylab.bench.cells import (
     run_train_cell,
 )
 from saliencylab.bench.config import GridConfig, dump_config
-from saliencylab.bench.executors import make_executor
+from saliencylab.bench.executors import EXECUTORS, make_executor
 from saliencylab.bench.plan import check_grid
 from saliencylab.bench.store import (
     CLAIMED,
@@ -68,7 +68,7 @@ from saliencylab.bench.store import (
     _check_lease,
     new_owner,
 )
-from saliencylab.errors import ConfigError, SaliencyLabError
+from saliencylab.errors import ConfigError, SaliencyLabError, UnknownNameError
 from saliencylab.train import read_checkpoint, write_checkpoint
 
 #: Environment variable overriding the claim lease (seconds) of every driver.
@@ -127,6 +127,9 @@ def run_grid(grid: GridConfig, run_dir: str | Path, **options: Any) -> RunSummar
     directory; a damaged results store is refused
     (:class:`~saliencylab.errors.CorruptStoreError`) before ``grid.yaml`` is written.
     """
+    executor = options.get("executor", "local")
+    if executor not in EXECUTORS:
+        raise UnknownNameError("executor", executor, EXECUTORS)
     plan = check_grid(grid)  # everything checked before the run directory exists
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
