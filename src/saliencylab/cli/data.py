@@ -63,11 +63,17 @@ def list_designs() -> None:
 
 
 def _draw(ax: Any, dataset: Any, i: int) -> None:
-    """One training sample: lines (few features) or a heatmap, with its ground truth / labels."""
+    """One training sample: lines (few features) or a heatmap, with its ground truth / labels;
+    an image as its channel mean."""
     from matplotlib.patches import Rectangle
 
     split = dataset.train
-    x = split.x[i]  # (T, F)
+    x = split.x[i]  # (T, F), or (C, H, W) for an image
+    if x.dim() == 3:
+        ax.imshow(x.float().mean(0).numpy(), cmap="gray")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
     length = int(split.lengths[i]) if split.lengths is not None else x.shape[0]
     if x.shape[1] <= 6:
         ax.plot(x.numpy(), linewidth=1)
