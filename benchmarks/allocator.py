@@ -23,7 +23,7 @@ from saliencylab.runtime import tune_cpu_allocator
 tuned = tune_cpu_allocator()
 from saliencylab.explain import explain
 from saliencylab.models import build_model
-method, threads = sys.argv[1], int(sys.argv[2])
+method, threads, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 try:
@@ -37,16 +37,16 @@ params = {"integrated_gradients": {"n_steps": 60, "baseline": "zero"},
           "smoothgrad": {"n_samples": 60, "stdevs": 0.2}}.get(method, {})
 explain(model, x[:4], y[:4], method=method, seed=0, **params)  # warm-up
 r0, w0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-explain(model, x, y, method=method, seed=0, **params)
+explain(model, x[:n], y[:n], method=method, seed=0, **params)
 wall, r1 = time.perf_counter() - w0, resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"tuned": tuned, "wall": wall, "user": r1.ru_utime - r0.ru_utime,
                   "sys": r1.ru_stime - r0.ru_stime, "faults": r1.ru_minflt - r0.ru_minflt}))
 """
 
 
-def run(method: str, threads: int, tune: bool) -> dict:
+def run(method: str, threads: int, tune: bool, n: int = 150) -> dict:
     env = {**os.environ, "SALIENCYLAB_TUNE_MALLOC": "1" if tune else "0"}
-    out = subprocess.run([sys.executable, "-c", _CHILD, method, str(threads)], env=env,
+    out = subprocess.run([sys.executable, "-c", _CHILD, method, str(threads), str(n)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -56,12 +56,16 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+",
                         default=["lime", "kernel_shap", "integrated_gradients", "smoothgrad"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="a tiny setting (seconds), for tests")
     args = parser.parse_args()
-    print(f"explain on GunPoint test (150 x 150 x 1), fcn, {args.threads} torch thread(s)")
+    n = 8 if args.smoke else 150
+    if args.smoke:
+        args.methods = ["integrated_gradients"]
+    print(f"explain on GunPoint test ({n} x 150 x 1), fcn, {args.threads} torch thread(s)")
     print(f"{'method':<22}{'allocator':>10}{'wall s':>9}{'user s':>9}{'sys s':>8}"
           f"{'faults':>11}{'speed-up':>10}")
     for method in args.methods:
-        default, tuned = run(method, args.threads, False), run(method, args.threads, True)
+        default, tuned = run(method, args.threads, False, n), run(method, args.threads, True, n)
         if not tuned["tuned"]:
             print(f"{method:<22}  (the setting does not apply on this system)")
         for name, r in (("default", default), ("tuned", tuned)):

@@ -119,7 +119,10 @@ def main() -> None:
                         help="samples drawn by the naive loops")
     parser.add_argument("--timesynth-gp-samples", type=int, default=2,
                         help="samples for the TimeSynth-kernel GP loop (~6 s per sample)")
+    parser.add_argument("--smoke", action="store_true", help="a tiny setting (seconds), for tests")
     args = parser.parse_args()
+    if args.smoke:
+        args.ref_samples, args.timesynth_gp_samples = 3, 1
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s); default sizes: 1000 train "
           f"(900 + 100 val) + 100 test, 50 x 50")
@@ -127,27 +130,32 @@ def main() -> None:
     # 1. All 70 datasets.
     generate_synthetic(SyntheticConfig(design="Middle", n_train=20, n_test=2))  # warm-up
     times: dict[tuple[str, str], float] = {}
-    for design in DESIGNS:
+    designs = DESIGNS[:1] if args.smoke else DESIGNS
+    for design in designs:
         for process in PROCESSES:
             config = SyntheticConfig(design=design, process=process)
             times[design, process] = _timed(lambda c=config: generate_synthetic(c))
     width = max(map(len, DESIGNS))
     print("\nseconds per dataset (1100 samples each)")
     print(" " * width + "".join(f"{p[:10]:>11}" for p in PROCESSES))
-    for design in DESIGNS:
+    for design in designs:
         print(f"{design:<{width}}" + "".join(f"{times[design, p]:11.3f}" for p in PROCESSES))
     total = sum(times.values())
-    print(f"total for all 70 datasets: {total:.1f} s ({total / 70 * 1000:.0f} ms per dataset)")
+    print(f"total for {len(times)} datasets: {total:.1f} s ({total / len(times) * 1000:.0f} ms "
+          "per dataset)")
 
     # 2. Naive per-sample reference vs ours, same number of samples.
     print("\nnaive per-sample / per-feature loop (numpy, like the reference) vs batched torch, "
           "Middle box, 50 x 50:")
     for kind, (process, _) in REFERENCE.items():
+        if args.smoke and "TimeSynth" in kind:
+            continue
         n = args.timesynth_gp_samples if "TimeSynth" in kind else args.ref_samples
         naive = _timed(lambda k=kind, n=n: ref_dataset(k, n))
         config = SyntheticConfig(design="Middle", process=process)
         ours = _timed(lambda c=config, n=n: make_split(c, n, make_generator(0)), repeats=3)
-        ours_full = _timed(lambda c=config: make_split(c, 1100, make_generator(0)), repeats=3)
+        ours_full = _timed(lambda c=config: make_split(c, 1100, make_generator(0)),
+                           repeats=1 if args.smoke else 3)
         print(f"  {kind:<35} n={n:<4} naive {naive / n * 1e3:9.2f} ms/sample | ours "
               f"{ours / n * 1e3:6.3f} ms/sample (n={n}), {ours_full / 1100 * 1e3:6.3f} "
               f"ms/sample (n=1100) | ratio {naive / ours:8.0f}x at n={n}, "

@@ -59,7 +59,10 @@ def main() -> None:
                         help="L2 penalty (Adam weight_decay); [OBJ] also trains with L2")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="a tiny setting (seconds), for tests")
     args = parser.parse_args()
+    if args.smoke:
+        args.models, args.seeds, args.epochs, args.patience = ["fcn", "tcn_obj"], [0], 1, 1
     torch.set_num_threads(args.threads)
 
     data = load_ucr(args.dataset)
@@ -97,6 +100,9 @@ def main() -> None:
         print(f"| {name} | {n_params:,} | {per_seed} | {100 * statistics.mean(accs):.2f} | "
               f"{' / '.join(map(str, epochs))} | {' / '.join(map(str, best))} | "
               f"{statistics.mean(seconds):.1f} | {statistics.mean(cpu):.1f} |")
+    base = statistics.mean(rows[0][5])
+    print("\nwall time per run relative to " + rows[0][0] + ": " + ", ".join(
+        f"{name} {statistics.mean(seconds) / base:.2f}x" for name, _, _, _, _, seconds, _ in rows))
 
 
 if __name__ == "__main__":

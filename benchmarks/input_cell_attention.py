@@ -65,7 +65,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="a tiny setting (seconds), for tests")
     args = parser.parse_args()
+    if args.smoke:
+        args.batch, args.time, args.features, args.repeats = 4, 10, 10, 1
     torch.set_num_threads(args.threads)
 
     model = build_model("lstm_ica", args.features, args.time, seed=0).to(args.device).eval()

@@ -34,7 +34,10 @@ def main() -> None:
     parser.add_argument("--model", choices=("cnn", "tcn"), default="cnn")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--smoke", action="store_true", help="a tiny setting (seconds), for tests")
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.steps, args.k = 4, 3, 2
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

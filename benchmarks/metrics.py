@@ -14,6 +14,12 @@ an error if the per-sample correctness or the selected sets differ.
 
     python benchmarks/metrics.py                           # TCN, 100 samples of 50 x 50, CPU
     python benchmarks/metrics.py --samples 100 --threads 2 --device cuda
+    python benchmarks/metrics.py --scaling                 # times over T and N, log-log slopes
+    python benchmarks/metrics.py --smoke                   # a tiny setting, seconds
+
+``--scaling`` times ``evaluate_groundtruth`` (TCN, 50 features, 11 fractions) for T in
+{50, 200, 800} at N = 100 and N in {10, 100, 1000} at T = 50 and prints the log-log exponent of
+each step; :func:`scaling_table` is importable for other scaling benchmarks.
 
 One thread by default: on a shared, loaded machine OpenMP thread contention makes small
 batch-1 model calls erratic (hundreds of ms), which would flatter the batched path.
@@ -22,6 +28,7 @@ batch-1 model calls erratic (hundreds of ms), which would flatter the batched pa
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -145,15 +152,78 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def time_groundtruth(n: int, n_time: int, *, n_features: int = N_FEATURES, repeats: int = 2,
+                     device: torch.device | str = "cpu", batch_size: int | None = None) -> float:
+    """Best wall time (s) of ``evaluate_groundtruth(...).summary()`` on ``n`` random series of
+    ``n_time x n_features`` through an untrained registry TCN, 11 fractions, Gaussian
+    background drawn inside (as the experiments do)."""
+    device = torch.device(device)
+    torch.manual_seed(0)
+    model = build_model("tcn", n_features=n_features, n_time=n_time).to(device).eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, n_time, n_features, generator=g)
+    y = torch.arange(n) % 2
+    box = torch.zeros(n, n_time, n_features, dtype=torch.bool)
+    box[:, n_time // 5: 4 * n_time // 5, n_features // 5: 4 * n_features // 5] = True
+    s = torch.rand(n, n_time, n_features, generator=g)
+
+    def background(k: int, gen: torch.Generator) -> torch.Tensor:
+        return torch.randn(k, n_time, n_features, generator=gen, device=gen.device)
+
+    best = math.inf
+    for _ in range(max(1, repeats)):
+        _sync(device)
+        t0 = time.perf_counter()
+        evaluate_groundtruth(model, x, y, box, s, background, generator=0,
+                             batch_size=batch_size).summary()
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def scaling_table(times: tuple[int, ...] = (50, 200, 800), ns: tuple[int, ...] = (10, 100, 1000),
+                  *, n_at: int = 100, t_at: int = 50, repeats: int = 2,
+                  device: torch.device | str = "cpu") -> dict[str, list[tuple[int, float, float]]]:
+    """Times of the ground-truth evaluation over T (at N = ``n_at``) and over N (at
+    T = ``t_at``), printed as a table with the log-log exponent of each step (1 = linear).
+
+    Returns ``{"T": [(T, seconds, exponent), ...], "N": [...]}`` (the first exponent is NaN).
+    """
+    out: dict[str, list[tuple[int, float, float]]] = {}
+    for axis, values in (("T", times), ("N", ns)):
+        rows: list[tuple[int, float, float]] = []
+        for v in values:
+            n, t = (n_at, v) if axis == "T" else (v, t_at)
+            sec = time_groundtruth(n, t, repeats=repeats, device=device)
+            slope = (math.log(sec / rows[-1][1]) / math.log(v / rows[-1][0]) if rows
+                     else math.nan)
+            rows.append((v, sec, slope))
+            fixed = f"N = {n_at}" if axis == "T" else f"T = {t_at}"
+            note = "" if math.isnan(slope) else f"   exponent {slope:.2f}"
+            print(f"scaling {axis} = {v:<5} ({fixed}, F = {N_FEATURES}): "
+                  f"{sec * 1000:9.1f} ms{note}", flush=True)
+        overall = math.log(rows[-1][1] / rows[0][1]) / math.log(rows[-1][0] / rows[0][0])
+        print(f"scaling {axis} {values[0]} -> {values[-1]}: exponent {overall:.2f} "
+              f"(target <= 1.1)", flush=True)
+        out[axis] = rows
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=int, default=100)
-    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="rows per model call (default: sized by the memory budget)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--train-steps", type=int, default=40)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--scaling", action="store_true",
+                    help="also time T in {50, 200, 800} and N in {10, 100, 1000}")
+    ap.add_argument("--smoke", action="store_true", help="a tiny setting that runs in seconds")
     args = ap.parse_args()
+    if args.smoke:
+        args.samples, args.repeats, args.train_steps = 8, 1, 2
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     model, model_name = build_tcn(device)
@@ -209,13 +279,13 @@ def main() -> int:
     ours_best, ref_best = min(ours_t), min(ref_t)
     print(f"device {device}, threads {args.threads}, model {model_name}, "
           f"{args.samples} samples of {N_TIME}x{N_FEATURES}, {len(fractions)} fractions, "
-          f"batch_size {args.batch_size}, best of {args.repeats}; train accuracy after "
-          f"{args.train_steps} steps {train_acc:.2f}")
+          f"batch_size {args.batch_size or 'by memory'}, best of {args.repeats}; train accuracy "
+          f"after {args.train_steps} steps {train_acc:.2f}")
     print(f"per-sample loop        : {ref_best * 1000:9.1f} ms")
     print(f"evaluate_groundtruth   : {ours_best * 1000:9.1f} ms")
-    print(f"speed-up               : {ref_best / ours_best:9.1f} x")
+    print(f"speed-up               : {ref_best / ours_best:9.1f}x")
     print(f"no-op model (overhead) : loop {min(free_ref_t) * 1000:.1f} ms, ours "
-          f"{min(free_ours_t) * 1000:.1f} ms, speed-up {min(free_ref_t) / min(free_ours_t):.1f} x")
+          f"{min(free_ours_t) * 1000:.1f} ms, speed-up {min(free_ref_t) / min(free_ours_t):.1f}x")
     print(f"identical selected sets: {same_sel}")
     print(f"identical correctness  : {same_correct} "
           f"(accuracy % by d: {[round(v, 1) for v in res.accuracy().tolist()]})")
@@ -224,6 +294,11 @@ def main() -> int:
     print(f"AUP {summary['aup']:.4f}  AUR {summary['aur']:.4f}  AUPR {summary['aupr']:.4f}  "
           f"acc-drop AUC {summary['accuracy_auc']:.2f}")
     ok = same_sel and same_correct and max(diffs.values()) < 1e-9
+    if args.scaling or args.smoke:
+        if args.smoke:
+            scaling_table((10, 20, 40), (4, 8, 16), n_at=8, t_at=10, repeats=1, device=device)
+        else:
+            scaling_table(repeats=args.repeats, device=device)
     if not ok:
         print("MISMATCH between the batched evaluation and the loop", file=sys.stderr)
     return 0 if ok else 1

@@ -45,10 +45,15 @@ def main() -> None:
     parser.add_argument(
         "--reference-sizes", action="store_true", help="also train the hidden-5 LSTMs of [TSB]"
     )
+    parser.add_argument("--smoke", action="store_true", help="a tiny setting (seconds), for tests")
     args = parser.parse_args()
+    if args.smoke:
+        args.models, args.seeds, args.epochs, args.patience = ["tcn", "lstm"], [0], 1, 1
     torch.set_num_threads(args.threads)
 
     data = load_synthetic(args.design, args.process)
+    if args.smoke:
+        data = _subset(data, 100)
     print(
         f"{args.design}/{args.process}: train {tuple(data.train.x.shape)}, val "
         f"{tuple(data.val.x.shape)}, test {tuple(data.test.x.shape)}; Adam lr {args.lr}, batch "
@@ -97,6 +102,23 @@ def main() -> None:
             f"{' / '.join(map(str, epochs))} | {' / '.join(map(str, best))} | "
             f"{statistics.mean(seconds):.1f} |"
         )
+    base = statistics.mean(rows[0][5])
+    print("\ntraining time per run relative to " + rows[0][0] + ": " + ", ".join(
+        f"{label} {statistics.mean(seconds) / base:.2f}x" for label, *_, seconds in rows))
+
+
+def _subset(data, n):
+    """The first ``n`` samples of every split (for ``--smoke``)."""
+    import copy
+
+    data = copy.copy(data)
+    for split in ("train", "val", "test"):
+        part = copy.copy(getattr(data, split))
+        for field in ("x", "y", "mask"):
+            if getattr(part, field, None) is not None:
+                setattr(part, field, getattr(part, field)[:n])
+        setattr(data, split, part)
+    return data
 
 
 if __name__ == "__main__":

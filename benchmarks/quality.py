@@ -25,6 +25,8 @@ to ours where they estimate the same quantity (noise draws differ, so only rough
 
     python benchmarks/quality.py                      # CPU, gradient maps
     python benchmarks/quality.py --method integrated_gradients --device cuda
+    python benchmarks/quality.py --smoke              # a tiny setting, seconds
+    python benchmarks/quality.py --profile robustness # cProfile of one of our metrics
 
 Quantus is a benchmark-only dependency: ``pip install --no-deps quantus cachetools
 opencv-python-headless scikit-image`` (``pip install quantus`` pulls opencv-python, which is
@@ -143,7 +145,7 @@ def row(name: str, ours: float, base_name: str, base: float | None, ours_val: ob
     vals = ""
     if ours_val is not None and base_val is not None:
         vals = f"   mean ours {summary(ours_val)}, baseline {summary(base_val)}"
-    print(f"{name:<26} {ours:8.2f} s   {base_name:<34} {base:8.2f} s   x{base / ours:6.1f}{vals}")
+    print(f"{name:<26} {ours:8.2f} s   {base_name:<34} {base:8.2f} s   {base / ours:6.1f}x{vals}")
 
 
 # -------------------------------------------------------------------------------- baselines
@@ -213,12 +215,24 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=40, help="full-batch Adam epochs on train")
-    ap.add_argument("--batch-size", type=int, default=512, help="our metrics' batch_size")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="our metrics' batch_size (default: sized by the memory budget)")
     ap.add_argument("--quantus-batch", type=int, default=64)
     ap.add_argument("--radius", type=float, default=0.05)
     ap.add_argument("--repeats", type=int, default=2, help="best of this many runs per timing")
     ap.add_argument("--no-quantus", action="store_true")
+    ap.add_argument("--explain-budget", type=int, default=None,
+                    help="explain()'s memory_budget (elements per chunk) for ours and Quantus "
+                         "alike (default: saliencylab.utils.memory_budget())")
+    ap.add_argument("--smoke", action="store_true", help="a tiny setting that runs in seconds")
+    ap.add_argument("--only", nargs="*", default=None,
+                    help="metrics to time (robustness sanity ssim faithfulness "
+                         "inter_class_sensitivity stability); default all")
+    ap.add_argument("--profile", default=None,
+                    help="print a cProfile of our metric of this name and exit")
     args = ap.parse_args()
+    if args.smoke:
+        args.samples, args.epochs, args.repeats = 6, 2, 1
     global REPEATS
     REPEATS = max(1, args.repeats)
     torch.set_num_threads(args.threads)
@@ -234,7 +248,8 @@ def main() -> None:
     print(f"data: {source}, x {tuple(x.shape)}; model: {model_name}, test accuracy {acc:.3f}; "
           f"method: {args.method}; device: {device}; torch threads {args.threads}")
 
-    fn = make_explain_fn(args.method, postprocess="tsb")
+    budget = {} if args.explain_budget is None else {"memory_budget": args.explain_budget}
+    fn = make_explain_fn(args.method, postprocess="tsb", **budget)
     bs = args.batch_size
     maps = fn(model, x, y)
     for _ in range(2):  # warm-up: first calls pay for lazy initialisation
@@ -253,7 +268,7 @@ def main() -> None:
     def q_explain(model, inputs, targets, **_):
         inp = torch.as_tensor(np.asarray(inputs), dtype=torch.float32, device=device)
         tgt = torch.as_tensor(np.asarray(targets), device=device).long()
-        a = explain(model, inp, tgt, args.method, postprocess="tsb").attributions
+        a = explain(model, inp, tgt, args.method, postprocess="tsb", **budget).attributions
         return a.detach().cpu().numpy()
 
     qcommon = dict(model=wrapped, x_batch=xq, y_batch=yq, explain_func=q_explain,
@@ -262,82 +277,106 @@ def main() -> None:
     ctx = MetricContext(explain_fn=fn, batch_size=bs, generator=0)
     print(f"\n{'metric':<26} {'ours':>10}   {'baseline':<34} {'time':>9}   speed-up")
 
-    # robustness -------------------------------------------------------------------------
-    t_ours, ours = timed(lambda: robustness(model, x, y, maps, context=ctx, radius=args.radius,
-                                            relative=True))
-    if quantus is not None:
-        metric = quantus.MaxSensitivity(
-            nr_samples=10, lower_bound=args.radius,  # default: batch_uniform_noise in ±r
-            return_nan_when_prediction_changes=False, **qflags)
-        t_q, q = timed(lambda: metric(a_batch=aq, **qcommon))
-        row("robustness (relative)", t_ours, "quantus.MaxSensitivity", t_q, ours, -np.asarray(q))
-    else:
-        row("robustness (relative)", t_ours, "quantus.MaxSensitivity", None)
-    from captum.metrics import sensitivity_max
+    def want(name: str) -> bool:
+        return args.only is None or name in args.only
 
-    def captum_fn(inputs, target):
-        inp = inputs[0] if isinstance(inputs, tuple) else inputs
-        return (fn(model, inp, target),)
+    if args.profile is not None:
+        import cProfile
+        import pstats
 
-    t_c, c = timed(lambda: sensitivity_max(captum_fn, x, perturb_radius=args.radius,
-                                           n_perturb_samples=10, target=y,
-                                           max_examples_per_batch=bs))
-    row("robustness (relative)", t_ours, "captum sensitivity_max", t_c, ours, -c.cpu())
+        ours_fns = {"robustness": lambda: robustness(model, x, y, maps, context=ctx,
+                                                     radius=args.radius, relative=True),
+                    "sanity": lambda: sanity(model, x, y, maps, context=ctx, include_norm=True),
+                    "inter_class_sensitivity": lambda: inter_class_sensitivity(
+                        model, x, y, maps, context=ctx)}
+        prof = cProfile.Profile()
+        prof.runcall(ours_fns[args.profile])
+        pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+        return
 
-    # sanity -----------------------------------------------------------------------------
-    # include_norm: Quantus randomises every module with reset_parameters, BatchNorm included
-    t_ours, ours = timed(lambda: sanity(model, x, y, maps, context=ctx, include_norm=True))
-    if quantus is not None:
-        metric = quantus.MPRT(layer_order="top_down", similarity_func=skimage_ssim_1d,
-                              return_average_correlation=True, **qflags)
-        t_q, q = timed(lambda: metric(a_batch=aq, **qcommon))
-        row("sanity", t_ours, "quantus.MPRT + skimage SSIM", t_q, ours, -np.asarray(q))
-    else:
-        row("sanity", t_ours, "quantus.MPRT + skimage SSIM", None)
-
-    # the similarity step alone: SSIM of 10 map pairs per sample
-    from saliencylab.metrics import ssim
-
-    other = torch.roll(maps, 1, dims=0)
-    many_a, many_b = maps.repeat(10, 1, 1), other.repeat(10, 1, 1)
-    t_ours, ours = timed(lambda: ssim(many_a, many_b))
-    t_s, ref = timed(lambda: skimage_ssim_1d(many_a.cpu().numpy(), many_b.cpu().numpy(),
-                                             batched=True))
-    row(f"ssim ({many_a.shape[0]} pairs)", t_ours, "scikit-image, one call per pair", t_s,
-        ours.cpu(), ref)
-
-    # faithfulness -----------------------------------------------------------------------
-    t_ours, ours = timed(lambda: faithfulness(model, x, y, maps, context=ctx))
-    t_l, loop = timed(lambda: loop_faithfulness(model, x, y, maps, 0.15))
-    row("faithfulness", t_ours, "per-sample loop (authors' style)", t_l, ours, loop)
-    if quantus is not None:
-        patch = math.ceil(0.15 * N_TIME)
-        metric = quantus.RegionPerturbation(
-            patch_size=patch, regions_evaluation=1, order="morf", perturb_baseline="mean",
-            **qflags)
-        try:
+    if want("robustness"):
+        # robustness -------------------------------------------------------------------------
+        t_ours, ours = timed(lambda: robustness(model, x, y, maps, context=ctx, radius=args.radius,
+                                                relative=True))
+        if quantus is not None:
+            metric = quantus.MaxSensitivity(
+                nr_samples=10, lower_bound=args.radius,  # default: batch_uniform_noise in ±r
+                return_nan_when_prediction_changes=False, **qflags)
             t_q, q = timed(lambda: metric(a_batch=aq, **qcommon))
-            row("faithfulness", t_ours, "quantus.RegionPerturbation (1 reg.)", t_q)
-        except Exception as exc:  # noqa: BLE001
-            print(f"{'faithfulness':<26} quantus.RegionPerturbation failed: "
-                  f"{type(exc).__name__}: {str(exc)[:80]}")
+            row("robustness (relative)", t_ours, "quantus.MaxSensitivity", t_q, ours,
+                -np.asarray(q))
+        else:
+            row("robustness (relative)", t_ours, "quantus.MaxSensitivity", None)
+        from captum.metrics import sensitivity_max
 
-    # inter-class sensitivity ------------------------------------------------------------
-    t_ours, ours = timed(lambda: inter_class_sensitivity(model, x, y, maps, context=ctx))
-    if quantus is not None:
-        metric = quantus.RandomLogit(num_classes=2, similarity_func=cosine_distance,
-                                     seed=0, **qflags)
-        t_q, q = timed(lambda: metric(a_batch=aq, **qcommon))
-        # quantus' cosine is scipy's cosine *distance* 1 - cos: ours is -cos
-        row("inter_class_sensitivity", t_ours, "quantus.RandomLogit (cosine)", t_q, ours,
-            np.asarray(q) - 1)
-    else:
-        row("inter_class_sensitivity", t_ours, "quantus.RandomLogit (cosine)", None)
+        def captum_fn(inputs, target):
+            inp = inputs[0] if isinstance(inputs, tuple) else inputs
+            return (fn(model, inp, target),)
 
-    # stability --------------------------------------------------------------------------
-    t_ours, ours = timed(lambda: stability(model, x, y, maps, window=20))
-    t_p, pair = timed(lambda: pairwise_stability(maps, y, 20))
-    row("stability", t_ours, "per-pair dtaidistance calls", t_p, ours, pair)
+        t_c, c = timed(lambda: sensitivity_max(captum_fn, x, perturb_radius=args.radius,
+                                               n_perturb_samples=10, target=y,
+                                               max_examples_per_batch=bs))
+        row("robustness (relative)", t_ours, "captum sensitivity_max", t_c, ours, -c.cpu())
+
+    if want("sanity"):
+        # sanity -----------------------------------------------------------------------------
+        # include_norm: Quantus randomises every module with reset_parameters, BatchNorm included
+        t_ours, ours = timed(lambda: sanity(model, x, y, maps, context=ctx, include_norm=True))
+        if quantus is not None:
+            metric = quantus.MPRT(layer_order="top_down", similarity_func=skimage_ssim_1d,
+                                  return_average_correlation=True, **qflags)
+            t_q, q = timed(lambda: metric(a_batch=aq, **qcommon))
+            row("sanity", t_ours, "quantus.MPRT + skimage SSIM", t_q, ours, -np.asarray(q))
+        else:
+            row("sanity", t_ours, "quantus.MPRT + skimage SSIM", None)
+
+    if want("ssim"):
+        # the similarity step alone: SSIM of 10 map pairs per sample
+        from saliencylab.metrics import ssim
+
+        other = torch.roll(maps, 1, dims=0)
+        many_a, many_b = maps.repeat(10, 1, 1), other.repeat(10, 1, 1)
+        t_ours, ours = timed(lambda: ssim(many_a, many_b))
+        t_s, ref = timed(lambda: skimage_ssim_1d(many_a.cpu().numpy(), many_b.cpu().numpy(),
+                                                 batched=True))
+        row(f"ssim ({many_a.shape[0]} pairs)", t_ours, "scikit-image, one call per pair", t_s,
+            ours.cpu(), ref)
+
+    if want("faithfulness"):
+        # faithfulness -----------------------------------------------------------------------
+        t_ours, ours = timed(lambda: faithfulness(model, x, y, maps, context=ctx))
+        t_l, loop = timed(lambda: loop_faithfulness(model, x, y, maps, 0.15))
+        row("faithfulness", t_ours, "per-sample loop (authors' style)", t_l, ours, loop)
+        if quantus is not None:
+            patch = math.ceil(0.15 * N_TIME)
+            metric = quantus.RegionPerturbation(
+                patch_size=patch, regions_evaluation=1, order="morf", perturb_baseline="mean",
+                **qflags)
+            try:
+                t_q, q = timed(lambda: metric(a_batch=aq, **qcommon))
+                row("faithfulness", t_ours, "quantus.RegionPerturbation (1 reg.)", t_q)
+            except Exception as exc:  # noqa: BLE001
+                print(f"{'faithfulness':<26} quantus.RegionPerturbation failed: "
+                      f"{type(exc).__name__}: {str(exc)[:80]}")
+
+    if want("inter_class_sensitivity"):
+        # inter-class sensitivity ------------------------------------------------------------
+        t_ours, ours = timed(lambda: inter_class_sensitivity(model, x, y, maps, context=ctx))
+        if quantus is not None:
+            metric = quantus.RandomLogit(num_classes=2, similarity_func=cosine_distance,
+                                         seed=0, **qflags)
+            t_q, q = timed(lambda: metric(a_batch=aq, **qcommon))
+            # quantus' cosine is scipy's cosine *distance* 1 - cos: ours is -cos
+            row("inter_class_sensitivity", t_ours, "quantus.RandomLogit (cosine)", t_q, ours,
+                np.asarray(q) - 1)
+        else:
+            row("inter_class_sensitivity", t_ours, "quantus.RandomLogit (cosine)", None)
+
+    if want("stability"):
+        # stability --------------------------------------------------------------------------
+        t_ours, ours = timed(lambda: stability(model, x, y, maps, window=20))
+        t_p, pair = timed(lambda: pairwise_stability(maps, y, 20))
+        row("stability", t_ours, "per-pair dtaidistance calls", t_p, ours, pair)
 
 
 if __name__ == "__main__":

@@ -115,14 +115,18 @@ def main() -> None:
         "--lstm-hidden", type=int, default=None,
         help="LSTM hidden size (default: the model zoo's; 5 = the [TSB] reference size)",
     )
+    parser.add_argument("--smoke", action="store_true", help="a tiny setting (seconds), for tests")
     args = parser.parse_args()
+    n_samples = 1000
+    if args.smoke:
+        args.epochs, n_samples = 1, 100
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
 
     data = load_synthetic("Middle", "Gaussian")
     # 1000 training samples: the train split plus the validation split
-    x = torch.cat([data.train.x, data.val.x])[:1000]
-    y = torch.cat([data.train.y, data.val.y])[:1000]
+    x = torch.cat([data.train.x, data.val.x])[:n_samples]
+    y = torch.cat([data.train.y, data.val.y])[:n_samples]
     print(f"device {device}, {len(x)} samples of {tuple(x.shape[1:])}, batch 50, k={args.k}, "
           f"{args.epochs} timed epochs (median), torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")

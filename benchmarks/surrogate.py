@@ -55,7 +55,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--methods", default="lime,kernel_shap")
+    parser.add_argument("--smoke", action="store_true", help="a tiny setting (seconds), for tests")
     args = parser.parse_args()
+    if args.smoke:
+        args.n = 2
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
@@ -81,8 +84,8 @@ def main() -> None:
                 maps[impl] = e.attributions
         (bw, bc), (cw, cc) = best["batched"], best["captum"]
         diff = (maps["batched"] - maps["captum"]).abs().max().item()
-        print(f"{method:12s} {bw:12.2f} {bc:8.2f} {cw:12.2f} {cc:8.2f} {cw / bw:10.1f} "
-              f"{cc / bc:9.1f} {diff:10.2e}", flush=True)
+        print(f"{method:12s} {bw:12.2f} {bc:8.2f} {cw:12.2f} {cc:8.2f} {cw / bw:9.1f}x "
+              f"{cc / bc:8.1f}x {diff:10.2e}", flush=True)
 
 
 if __name__ == "__main__":

@@ -178,6 +178,8 @@ def test_feature_ablation_skips_padded_steps(vowels, tcn) -> None:
     length = int(valid.sum(1).max()) - 5  # the last 5 steps are padded in every sample
     valid = valid & (torch.arange(x.shape[1]) < length)
     model = Recorder(tcn)
+    explain(model, x[:2], y[:2], "gradient")  # the one probe of the output shape
+    model.seen.clear()
     explain(model, x, y, "feature_ablation", perturbations_per_eval=1)
     full = len(model.seen)
     model.seen.clear()

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
 from saliencylab.explain.method import Context, Method, boolean, one_of, positive_int
-from saliencylab.utils import chunks, make_generator
+from saliencylab.utils import chunks, make_generator, memory_budget, rows_per_chunk
 
 __all__ = [
     "CAPTUM_METHODS",
@@ -241,8 +241,13 @@ def resolve_perturbations_per_eval(ctx: Context) -> dict[str, Any]:
     rows for the chunk size of the call."""
     ppe = ctx.params.get("perturbations_per_eval")
     if ppe is None:
-        chunk = min(ctx.batch_size or ctx.n_total, ctx.n_total)
-        ppe = max(1, 256 // max(chunk, 1))
+        # The chunk at one perturbation per eval, then as many perturbations as keep a forward
+        # pass near 256 rows and within the memory budget.
+        sample = max(1, ctx.sample_numel)
+        chunk = min(rows_per_chunk(sample, batch_size=ctx.batch_size, budget=ctx.budget),
+                    ctx.n_total)
+        ppe = max(1, min(256 // max(chunk, 1),
+                         memory_budget(ctx.budget) // (max(chunk, 1) * sample)))
     if isinstance(ppe, bool) or not isinstance(ppe, int) or ppe < 1:
         raise ConfigError(f"perturbations_per_eval must be an int >= 1 or None, got {ppe!r}")
     return {"perturbations_per_eval": ppe}
@@ -270,17 +275,35 @@ def _resolve_gradient(ctx, x):
 
 
 def _gradient(ctx, x, target, extra, rows):
-    from captum.attr import Saliency
-
-    return Saliency(ctx.forward).attribute(
-        x, target=0, abs=bool(ctx.params["abs"]), additional_forward_args=extra
-    )
+    # Captum Saliency's result from one autograd.grad of the explained outputs' sum (rows are
+    # independent, so the sum's gradient is every row's own), without its per-row grad seeds.
+    grad = scalar_gradient(ctx.forward, x, extra)
+    return grad.abs() if ctx.params["abs"] else grad
 
 
 def _gradient_x_input(ctx, x, target, extra, rows):
-    from captum.attr import InputXGradient
+    # Captum InputXGradient's result, the gradient from one autograd.grad as in _gradient.
+    return scalar_gradient(ctx.forward, x, extra) * x
 
-    return InputXGradient(ctx.forward).attribute(x, target=0, additional_forward_args=extra)
+
+def _per_row(params, sample_numel):
+    """Elements one input row creates in a method without internal expansion."""
+    return sample_numel
+
+
+def _expanded_by(name: str):
+    """``row_elements`` of a method that makes ``params[name]`` copies of each row."""
+
+    def row_elements(params, sample_numel):
+        return max(1, int(params.get(name) or 1)) * sample_numel
+
+    return row_elements
+
+
+def _deeplift_shap_elements(params, sample_numel):
+    # every row is paired with a block of baselines_per_eval (default: all n_baselines)
+    per_eval = params.get("baselines_per_eval") or params.get("n_baselines") or 1
+    return max(2, int(per_eval)) * sample_numel
 
 
 _IG_RULES = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid",
@@ -608,12 +631,12 @@ CAPTUM_METHODS: tuple[Method, ...] = (
         "Gradient of the explained output w.r.t. the input (Captum Saliency); absolute value "
         "by default as in [TSB] §2.1",
         defaults={"abs": True}, references=("TSB", "OBJ"), run=_gradient,
-        resolve=_resolve_gradient,
+        resolve=_resolve_gradient, row_elements=_per_row,
     ),
     Method(
         "gradient_x_input", "gradient",
         "Gradient times input (Captum InputXGradient) [CS] Appendix D",
-        references=("CS",), run=_gradient_x_input,
+        references=("CS",), run=_gradient_x_input, row_elements=_per_row,
     ),
     Method(
         "integrated_gradients", "gradient",
@@ -625,6 +648,7 @@ CAPTUM_METHODS: tuple[Method, ...] = (
                   "internal_batch_size": None},
         sampling=True, references=("TSB", "OBJ"),
         run=_integrated_gradients, resolve=_resolve_integrated_gradients,
+        row_elements=_expanded_by("n_steps"),
     ),
     Method(
         "deeplift", "gradient",
@@ -632,7 +656,7 @@ CAPTUM_METHODS: tuple[Method, ...] = (
         "code)",
         needs=("baseline",), defaults={"baseline": "uniform"},
         sampling=True, references=("TSB",),
-        run=_deeplift, resolve=lambda ctx, x: check_baseline(ctx, x),
+        run=_deeplift, resolve=lambda ctx, x: check_baseline(ctx, x), row_elements=_per_row,
     ),
     Method(
         "deeplift_shap", "gradient",
@@ -642,6 +666,7 @@ CAPTUM_METHODS: tuple[Method, ...] = (
         defaults={"baseline": "uniform", "n_baselines": None, "baselines_per_eval": None},
         sampling=True, references=("TSB",),
         run=_deeplift_shap, resolve=_resolve_deeplift_shap,
+        row_elements=_deeplift_shap_elements,
     ),
     Method(
         "gradient_shap", "gradient",
@@ -652,6 +677,7 @@ CAPTUM_METHODS: tuple[Method, ...] = (
         defaults={"baseline": "uniform", "n_baselines": None, "n_samples": 5, "stdevs": 0.09},
         sampling=True, references=("TSB",),
         run=_gradient_shap, resolve=_resolve_gradient_shap,
+        row_elements=_expanded_by("n_samples"),
     ),
     Method(
         "smoothgrad", "gradient",
@@ -660,12 +686,12 @@ CAPTUM_METHODS: tuple[Method, ...] = (
         "(large for [0,1] data); [OBJ] Appendix B.2 60 samples, stdev 0.2",
         defaults={"n_samples": 5, "stdevs": 1.0, "abs": True, "nt_type": "smoothgrad"},
         sampling=True, references=("TSB", "OBJ"),
-        run=_smoothgrad, resolve=_resolve_smoothgrad,
+        run=_smoothgrad, resolve=_resolve_smoothgrad, row_elements=_expanded_by("n_samples"),
     ),
     Method(
         "guided_backprop", "gradient",
         "Guided Backpropagation (Captum GuidedBackprop; overrides nn.ReLU modules) [OBJ] §4.1",
-        references=("OBJ",), run=_guided_backprop,
+        references=("OBJ",), run=_guided_backprop, row_elements=_per_row,
     ),
 )
 
@@ -677,6 +703,7 @@ PERTURBATION_METHODS: tuple[Method, ...] = (
         defaults={"sliding_window_shapes": None, "strides": None, "baseline": "zero",
                   "perturbations_per_eval": None},
         references=("TSB",), run=_occlusion, resolve=_resolve_occlusion,
+        row_elements=_expanded_by("perturbations_per_eval"),
     ),
     Method(
         "feature_ablation", "perturbation",
@@ -684,11 +711,14 @@ PERTURBATION_METHODS: tuple[Method, ...] = (
         defaults={"baseline": "zero", "perturbations_per_eval": None},
         options=("feature_mask",), references=("TSB",),
         run=_feature_ablation, resolve=_resolve_perturbation,
+        row_elements=_expanded_by("perturbations_per_eval"),
     ),
     Method(
         "feature_permutation", "perturbation",
         "Feature Permutation (Captum): shuffle one time step across the batch [TSB] §2.1; "
         "needs at least 2 samples per batch and depends on the batch by definition",
+        # no row_elements: splitting the batch would change the shuffles (its memory per
+        # forward pass is bounded through perturbations_per_eval instead)
         needs=("feature_groups",), defaults={"perturbations_per_eval": None},
         options=("feature_mask",), sampling=True, references=("TSB",),
         run=_feature_permutation, resolve=_resolve_perturbation,
@@ -700,5 +730,6 @@ PERTURBATION_METHODS: tuple[Method, ...] = (
         defaults={"n_samples": 25, "baseline": "zero", "perturbations_per_eval": None},
         options=("feature_mask",), sampling=True, references=("TSB",),
         run=_shapley, resolve=_resolve_perturbation,
+        row_elements=_expanded_by("perturbations_per_eval"),
     ),
 )

@@ -28,9 +28,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -54,7 +56,8 @@ from saliencylab.explain.postprocess import Step, expand_steps
 from saliencylab.explain.postprocess import postprocess as apply_postprocess
 from saliencylab.explain.registry import COMMON_PARAMS, get_method, register_method
 from saliencylab.explain.selection import SelectedOutput, TargetLike, resolve_targets
-from saliencylab.utils import chunks, eval_mode, model_device
+from saliencylab.utils import chunks, eval_mode, model_device, rows_per_chunk
+from saliencylab.utils import memory_budget as resolve_budget
 
 __all__ = [
     "EmbeddingInput",
@@ -177,7 +180,10 @@ layout of the tcn model, (batch, time, features) = (B, T, 3): it takes 3-D time 
 
 
 def _model_float_dtype(model: nn.Module) -> torch.dtype | None:
-    for t in (*model.parameters(), *model.buffers()):
+    for t in model.parameters():  # lazily: the first float parameter decides
+        if t.is_floating_point():
+            return t.dtype
+    for t in model.buffers():
         if t.is_floating_point():
             return t.dtype
     return None
@@ -325,6 +331,44 @@ class EmbeddingInput(nn.Module):
             handle.remove()
 
 
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """:func:`saliencylab.utils.eval_mode`, without the recursive ``eval()`` (and its restore)
+    when every submodule already is in eval mode (the usual case, and a cost per call)."""
+    if any(m.training for m in model.modules()):
+        with eval_mode(model):
+            yield model
+    else:
+        yield model
+
+
+# Output shape per sample, by model and per-sample input layout: the probe forward pass (and
+# its check that the outputs are finite) runs once per (model, sample shape, dtype, device), not
+# once per call. Every call still refuses non-finite explained outputs and attributions
+# (run_prepared). A model whose output shape changes in place (a new head) gets a stale shape
+# only until resolve_targets or the run fails on it; _forget_output_shape(model) clears it.
+_OUTPUT_SHAPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ...]:
+    """:func:`_output_shape`, remembered per model and input layout (TSR chunks, metric
+    batches and benchmark loops call ``explain`` many times on one model)."""
+    key = (tuple(probe.shape[1:]), probe.dtype, probe.device, type(model))
+    try:
+        seen = _OUTPUT_SHAPES.setdefault(model, {})
+    except TypeError:  # a module that cannot be weakly referenced
+        return _output_shape(model, probe, method)
+    shape = seen.get(key)
+    if shape is None:
+        shape = seen[key] = _output_shape(model, probe, method)
+    return shape
+
+
+def _forget_output_shape(model: nn.Module) -> None:
+    """Drop the remembered output shapes of ``model``."""
+    _OUTPUT_SHAPES.pop(model, None)
+
+
 def _output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ...]:
     """The model's output shape per sample, from one forward pass on one sample (whose outputs
     must be finite: ``NonFiniteError`` naming ``method`` otherwise)."""
@@ -341,9 +385,10 @@ def _output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ..
         raise ShapeError(f"the model must return one tensor with a batch dim first (logits "
                          f"(batch, classes), (batch, time, classes), or (batch,) values); on "
                          f"one input it returned {got}")
-    check_nonfinite(out, "the model's outputs on the first input",
-                    _nonfinite_hint(model, "no saliency map of non-finite outputs is defined"),
-                    prefix=method)
+    if not bool(out.isfinite().all()):  # the hint walks the parameters: only on failure
+        check_nonfinite(out, "the model's outputs on the first input",
+                        _nonfinite_hint(model, "no saliency map of non-finite outputs is defined"),
+                        prefix=method)
     return tuple(int(s) for s in out.shape[1:])
 
 
@@ -384,6 +429,7 @@ class Setup:
     output_shape: tuple[int, ...]
     probe_target: Tensor  # one row of a target tensor, for probing forward passes
     reduce_embedding: bool = True  # text: sum the attributions over the embedding dim
+    budget: int | None = None  # elements per chunk (None: saliencylab.utils.memory_budget())
 
 
 @dataclass
@@ -392,6 +438,7 @@ class Prepared:
 
     method: Method
     ctx: Context
+    chunk_rows: int | None = None  # rows per chunk (None: the whole batch)
 
     def params(self) -> dict[str, Any]:
         """The effective parameters, JSON-friendly."""
@@ -424,6 +471,7 @@ def prepare(method: Method, setup: Setup, params: dict[str, Any]) -> Prepared:
         params=effective, seed=setup.seed, n_total=setup.space.shape[0],
         batch_size=setup.batch_size, embedding_layer=setup.embedding_layer,
         output_shape=setup.output_shape, valid=setup.valid, setup=setup,
+        budget=setup.budget, sample_numel=int(setup.space[0].numel()),
     )
     ctx.state["probe_extra"] = (*(e[:1] for e in setup.extra), setup.probe_target)
     if method.resolve is not None:
@@ -436,7 +484,18 @@ def prepare(method: Method, setup: Setup, params: dict[str, Any]) -> Prepared:
         if derived:
             effective = {**effective, **derived}
     ctx.params = MappingProxyType(effective)
-    return Prepared(method, ctx)
+    return Prepared(method, ctx, chunk_rows(method, ctx))
+
+
+def chunk_rows(method: Method, ctx: Context) -> int | None:
+    """Rows per chunk: the caller's ``batch_size``, else as many rows as the memory budget
+    allows for the elements one row creates (the method's ``row_elements``: IG's steps, noise
+    samples, perturbations per eval, ... times the input size); None (the whole batch) for a
+    method that declares no ``row_elements``."""
+    if ctx.batch_size is not None or method.row_elements is None:
+        return ctx.batch_size
+    per_row = method.row_elements(ctx.params, ctx.sample_numel)
+    return rows_per_chunk(per_row, budget=ctx.budget)
 
 
 def run_prepared(
@@ -465,7 +524,7 @@ def run_prepared(
         with warnings.catch_warnings():
             # Captum notes that it set requires_grad on our (detached) inputs: expected.
             warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
-            for sl in chunks(n, ctx.batch_size):
+            for sl in chunks(n, prep.chunk_rows):
                 attr = method.run(ctx, space[sl], target[sl], tuple(e[sl] for e in full),
                                   rows[sl])
                 out.append(attr.detach())
@@ -480,9 +539,11 @@ def run_prepared(
                 f"inf) of {total} in its forward passes; "
                 + _nonfinite_hint(ctx.model, "no saliency map of non-finite outputs is defined")
             )
-    check_nonfinite(attr, "the attributions it produced",
-                    _nonfinite_hint(ctx.model, "the method's computation overflowed or divided "
-                                               "by zero on these inputs"), prefix=method.name)
+    if attr.is_floating_point() and not bool(attr.isfinite().all()):  # hint only on failure
+        check_nonfinite(attr, "the attributions it produced",
+                        _nonfinite_hint(ctx.model, "the method's computation overflowed or "
+                                                   "divided by zero on these inputs"),
+                        prefix=method.name)
     cells = ctx.valid_cells(rows, attr)
     if cells is not None and attr.dim() == 3:
         attr = torch.where(cells, attr, torch.zeros((), dtype=attr.dtype, device=attr.device))
@@ -515,7 +576,15 @@ def _tsr(
         valid_names = [k for k, p in accepted.items() if p.kind is p.KEYWORD_ONLY]
         raise ConfigError(f"unknown TSR option(s) {', '.join(unknown)}; expected: "
                           f"{', '.join(valid_names)}")
-    options.setdefault("batch_size", batch_size)
+    if options.get("batch_size") is None:
+        # Rows of masked copies per attribution call: what the method's memory allows (IG's
+        # steps, noise samples, ... times the input size), at most the cache-friendly default.
+        from saliencylab.explain.tsr import default_batch_size
+
+        rows = default_batch_size(inputs.shape[1], inputs.shape[2], inputs.device)
+        if prep.chunk_rows is not None:
+            rows = min(rows, prep.chunk_rows)
+        options["batch_size"] = rows
     if "return_details" in options:
         raise ConfigError("explain(tsr=...) returns the TSR map; call "
                           "saliencylab.explain.tsr.temporal_saliency_rescaling for the details")
@@ -534,6 +603,7 @@ def explain(
     seed: int = 0,
     postprocess: Step | Sequence[Step] | None = None,
     tsr: bool | dict[str, Any] | None = None,
+    memory_budget: int | None = None,
     **params: Any,
 ) -> Explanation:
     """Saliency maps of ``model`` for ``inputs`` and ``target`` with ``method``.
@@ -556,7 +626,8 @@ def explain(
             series. Maps are exactly zero on padded steps, post-processing statistics use the
             valid cells only, TSR never masks or rescales a padded step, and perturbation
             methods never perturb one (their baseline equals the input there).
-        batch_size: at most this many inputs per chunk (None: all at once). Sampling methods
+        batch_size: at most this many inputs per chunk (None: as many as ``memory_budget``
+            allows for what one input creates, e.g. IG's ``n_steps`` copies). Sampling methods
             draw per sample from ``seed``, so the chunking does not change their result
             (``feature_permutation`` excepted: it shuffles across the batch by definition).
         seed: seeds every random draw (baselines, noise, LIME samples, random maps).
@@ -564,6 +635,9 @@ def explain(
             :mod:`saliencylab.explain.postprocess` (``"tsb"`` = abs then per-sample min-max).
         tsr: True or a dict of options: apply Temporal Saliency Rescaling ([TSB] §7) on top of
             ``method`` (time series only).
+        memory_budget: input elements one chunk may create (all steps, samples or
+            perturbations of its rows); None: :func:`saliencylab.utils.memory_budget` (2**26,
+            or ``$SALIENCYLAB_MEMORY_BUDGET``). Ignored where ``batch_size`` is given.
         **params: overrides of the method's defaults (see ``saliencylab methods``), plus
             ``embedding_layer`` (text) and ``reduce_embedding`` (text, default True).
 
@@ -593,6 +667,8 @@ def explain(
     inputs = match_model_dtype(model, inputs)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    if memory_budget is not None:
+        resolve_budget(memory_budget)  # ConfigError on a budget that is not a positive int
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
         raise ConfigError(f"seed must be an int, got {seed!r}")
     if tsr and modality != "time_series":
@@ -605,13 +681,13 @@ def explain(
     seed = int(seed)
     inputs = inputs.detach()
 
-    with eval_mode(model):
+    with _eval_mode(model):
         emb = None
         if modality == "text":
             emb = find_embedding(model, params.get("embedding_layer"))
             _check_token_ids(inputs, emb)
             extra: tuple = (inputs,)
-            output_shape = _output_shape(model, inputs[:1], method)
+            output_shape = _cached_output_shape(model, inputs[:1], method)
             with torch.no_grad():
                 space = emb(inputs).detach()
             if space.dim() != 3:
@@ -619,7 +695,7 @@ def explain(
                                  f"{tuple(space.shape)}")
         else:
             extra, space = (), inputs
-            output_shape = _output_shape(model, inputs[:1], method)
+            output_shape = _cached_output_shape(model, inputs[:1], method)
         targets, several = resolve_targets(target, inputs.shape[0], output_shape, inputs.device)
         reduce_embedding = bool(params.get("reduce_embedding", True))
         setup = Setup(
@@ -627,6 +703,7 @@ def explain(
             space=space, extra=extra, modality=modality, seed=seed, batch_size=batch_size,
             embedding_layer=emb, valid=valid_t, output_shape=output_shape,
             probe_target=targets[0][:1], reduce_embedding=reduce_embedding,
+            budget=memory_budget,
         )
         prep = prepare(info, setup, params)
         keep_dims = modality == "text" and not reduce_embedding
@@ -664,7 +741,7 @@ def explain(
 
 def attribute_fn(
     model: nn.Module, method: str = "gradient", *, batch_size: int | None = None, seed: int = 0,
-    **params: Any,
+    memory_budget: int | None = None, **params: Any,
 ) -> Callable[[Tensor, TargetLike], Tensor]:
     """A batched ``attribute(inputs, target) -> attributions`` callable for ``method``.
 
@@ -680,6 +757,6 @@ def attribute_fn(
 
     def attribute(inputs: Tensor, target: TargetLike) -> Tensor:
         return explain(model, inputs, target, method, batch_size=batch_size, seed=seed,
-                       **params).attributions
+                       memory_budget=memory_budget, **params).attributions
 
     return attribute

@@ -170,12 +170,12 @@ GRADCAM_METHODS: tuple[Method, ...] = (
         "gradcam", "gradient",
         "GradCAM on the last Conv1d/Conv2d (or layer=), up-sampled to the input [OBJ] §4.1",
         needs=("conv_layer",), defaults=dict(_GRADCAM_DEFAULTS), references=("OBJ",),
-        run=run_gradcam, resolve=resolve_gradcam,
+        run=run_gradcam, resolve=resolve_gradcam, row_elements=lambda params, numel: numel,
     ),
     Method(
         "guided_gradcam", "gradient",
         "Guided Backprop times up-sampled GradCAM [OBJ] §4.1",
         needs=("conv_layer",), defaults=dict(_GRADCAM_DEFAULTS), references=("OBJ",),
-        run=run_guided_gradcam, resolve=resolve_gradcam,
+        run=run_guided_gradcam, resolve=resolve_gradcam, row_elements=lambda params, numel: numel,
     ),
 )

@@ -148,5 +148,5 @@ LRP = Method(
     "Layer-wise relevance propagation, epsilon rule for Linear/Conv/BatchNorm, plain gradient "
     "through ReLU, pooling and residual adds [OBJ] §4.1, Appendix B.2",
     needs=("piecewise_linear",), defaults={"epsilon": 1e-9, "strict": True},
-    references=("OBJ",), run=run_lrp, resolve=resolve_lrp,
+    references=("OBJ",), run=run_lrp, resolve=resolve_lrp, row_elements=lambda params, numel: numel,
 )

@@ -21,6 +21,12 @@ A method runs in three stages, all driven by :func:`saliencylab.explain.explain`
    methods that need the label itself (learned masks).
 3. or ``run_all(ctx, x, target, extra, rows, shape) -> Tensor`` instead of ``run``, for the random
    controls, which are drawn for the whole call at once.
+
+Chunks: a method that expands the batch internally (IG's steps, noise samples, perturbations)
+declares ``row_elements(params, sample_numel) -> int``, the elements one input row creates; the
+engine then sizes its chunks with :func:`saliencylab.utils.rows_per_chunk` (the memory budget
+divided by that cost) unless the caller gave ``batch_size``. Without ``row_elements`` a chunk is
+the whole batch (or ``batch_size``).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ ALL_MODALITIES: tuple[Modality, ...] = ("time_series", "image", "text")
 RunFn = Callable[["Context", Tensor, Tensor, tuple, Tensor], Tensor]
 ResolveFn = Callable[["Context", Tensor], "dict[str, Any] | None"]
 RunAllFn = Callable[["Context", Tensor, Tensor, tuple, Tensor, tuple], Tensor]
+RowElementsFn = Callable[[Mapping[str, Any], int], int]
 
 
 @dataclass
@@ -51,6 +58,9 @@ class Context:
     resolved). ``n_total`` is the batch size of the whole call, ``output_shape`` the model's
     output shape per sample, ``valid`` the ``(n_total, T)`` mask of valid time steps (None:
     all valid). ``setup`` is the engine's record of the call (to prepare a base method).
+    ``budget`` is the per-call memory budget in elements (None: the default of
+    :func:`saliencylab.utils.memory_budget`), ``sample_numel`` the elements of one input row in
+    attribution space.
     """
 
     forward: nn.Module
@@ -65,6 +75,8 @@ class Context:
     output_shape: tuple[int, ...] = ()
     valid: Tensor | None = None
     setup: Any = None
+    budget: int | None = None
+    sample_numel: int = 1
 
     def valid_cells(self, rows: Tensor, x: Tensor) -> Tensor | None:
         """``(chunk, T, 1)`` bool: which time steps of the chunk's rows are valid (None when
@@ -98,6 +110,7 @@ class Method:
     run: RunFn | None = field(default=None, compare=False, repr=False)
     resolve: ResolveFn | None = field(default=None, compare=False, repr=False)
     run_all: RunAllFn | None = field(default=None, compare=False, repr=False)
+    row_elements: RowElementsFn | None = field(default=None, compare=False, repr=False)
 
     @property
     def accepted(self) -> tuple[str, ...]:
@@ -185,6 +198,7 @@ __all__ = [
     "MethodInfo",
     "Modality",
     "ResolveFn",
+    "RowElementsFn",
     "RunAllFn",
     "RunFn",
     "boolean",

@@ -474,6 +474,16 @@ def _surrogate(method: str) -> tuple:
     return resolve, run
 
 
+def _surrogate_elements(params: dict[str, Any], sample_numel: int) -> int:
+    """Elements one input row creates: its ``n_samples`` masks, outputs and weights over M
+    interpretable features, and the M x M system of its fit (the perturbed inputs themselves are
+    built per forward pass, bounded by :func:`rows_per_forward`)."""
+    segments = params.get("n_segments")
+    m = sample_numel if segments is None or params.get("feature_mask") is not None else min(
+        int(segments), sample_numel)
+    return int(params["n_samples"]) * (m + 4) + m * m
+
+
 _LIME_RESOLVE, _LIME_RUN = _surrogate("lime")
 _KERNEL_SHAP_RESOLVE, _KERNEL_SHAP_RUN = _surrogate("kernel_shap")
 
@@ -488,7 +498,7 @@ SURROGATE_METHODS: tuple[Method, ...] = (
                   "n_segments": 50, "baseline": "zero", "perturbations_per_eval": 50,
                   "implementation": "batched"},
         options=("feature_mask",), sampling=True, references=("OBJ",),
-        run=_LIME_RUN, resolve=_LIME_RESOLVE,
+        run=_LIME_RUN, resolve=_LIME_RESOLVE, row_elements=_surrogate_elements,
     ),
     Method(
         "kernel_shap", "perturbation",
@@ -499,6 +509,6 @@ SURROGATE_METHODS: tuple[Method, ...] = (
         defaults={"n_samples": 1000, "n_segments": 50, "baseline": "zero",
                   "perturbations_per_eval": 50, "implementation": "batched"},
         options=("feature_mask",), sampling=True, references=("OBJ",),
-        run=_KERNEL_SHAP_RUN, resolve=_KERNEL_SHAP_RESOLVE,
+        run=_KERNEL_SHAP_RUN, resolve=_KERNEL_SHAP_RESOLVE, row_elements=_surrogate_elements,
     ),
 )

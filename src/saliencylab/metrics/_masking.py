@@ -16,7 +16,7 @@ from saliencylab.errors import ConfigError, ShapeError, check_nonfinite
 from saliencylab.metrics._common import model_inputs, model_outputs
 from saliencylab.metrics.protocol import MetricContext, check_batch_size, valid_steps
 from saliencylab.targets import targets_2d
-from saliencylab.utils import chunks, eval_mode, make_generator, model_device
+from saliencylab.utils import chunks, eval_mode, make_generator, model_device, rows_per_chunk
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -93,6 +93,14 @@ def fractions_of(fractions: Sequence[float] | Tensor | None) -> Tensor:
     return f
 
 
+def _pass_rows(inputs: Tensor, batch_size: int | None) -> int:
+    """Model inputs per pass: ``batch_size``, else sized by the memory budget (PASS_COST floats
+    per input element; the same rule as :func:`saliencylab.metrics._common.pass_rows`)."""
+    from saliencylab.metrics._common import PASS_COST
+
+    return rows_per_chunk(max(int(inputs[0].numel()), 1) * PASS_COST, batch_size=batch_size)
+
+
 def inputs_and_labels(
     model: nn.Module, inputs: Any, targets: Any, batch_size: int | None
 ) -> tuple[Tensor, Tensor, bool]:
@@ -116,7 +124,7 @@ def class_probability(
     inputs, labels, label_axis = inputs_and_labels(model, inputs, targets, batch_size)
     with eval_mode(model):
         logp = torch.cat([torch.log_softmax(model_outputs(model, inputs[sl]), -1)
-                          for sl in chunks(inputs.shape[0], batch_size)])
+                          for sl in chunks(inputs.shape[0], _pass_rows(inputs, batch_size))])
     p = logp.gather(1, labels).exp()
     return p if label_axis else p[:, 0]
 
@@ -133,7 +141,7 @@ def top_labels(model: nn.Module, inputs: Tensor, k: int = 2, *,
     inputs = check_inputs(model, inputs)
     with eval_mode(model):
         logits = torch.cat([model_outputs(model, inputs[sl])
-                            for sl in chunks(inputs.shape[0], batch_size)])
+                            for sl in chunks(inputs.shape[0], _pass_rows(inputs, batch_size))])
     if not 1 <= k <= logits.shape[1]:
         raise ConfigError(f"k must be in [1, {logits.shape[1]}] (the number of classes), got {k}")
     return logits.topk(k, dim=1).indices
@@ -182,7 +190,8 @@ def masked_probabilities(
 
     ``keep`` is ``(P, B, L, *S')`` (bool or float in [0, 1]); with distractors the probability
     is the mean over the ``K`` draws of each sample. Inputs are built per chunk of
-    ``batch_size`` rows of the flattened ``(P, B, L, K)`` grid, so memory stays bounded.
+    ``batch_size`` rows of the flattened ``(P, B, L, K)`` grid (None: as many as the memory
+    budget allows, :func:`saliencylab.metrics._common.pass_rows`), so memory stays bounded.
     """
     n_levels, b, n_labels = keep.shape[:3]
     k = 1 if draws is None else draws.shape[1]
@@ -190,7 +199,7 @@ def masked_probabilities(
     out = torch.empty(total, dtype=x.dtype, device=x.device)
     keep_flat = keep.reshape(n_levels * b * n_labels, *keep.shape[3:])
     with eval_mode(model):
-        for sl in chunks(total, batch_size):
+        for sl in chunks(total, _pass_rows(x, batch_size)):
             i = torch.arange(sl.start, sl.stop, device=x.device)
             row, kk = i // k, i % k  # row indexes (P, B, L) flattened
             sample = (row // n_labels) % b

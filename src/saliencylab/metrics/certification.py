@@ -189,7 +189,7 @@ def certify(
     seed: int = 0,
     eps_completeness: float = EPS_COMPLETENESS,
     eps_soundness: float = EPS_SOUNDNESS,
-    batch_size: int | None = 4096,
+    batch_size: int | None = None,
     valid: Tensor | None = None,
 ) -> CertificationResult:
     """Completeness and soundness of saliency maps from their insertion curves [CS] §3.
@@ -235,7 +235,7 @@ def masked_probability(
     n_distractors: int = 10,
     generator: torch.Generator | None = None,
     seed: int = 0,
-    batch_size: int | None = 4096,
+    batch_size: int | None = None,
 ) -> Tensor:
     """``p_a(M * x + (1 - M) * fill)`` for soft or binary masks (shapes as :func:`certify`);
     with a distractor pool, the mean over ``K`` draws. ``(B,)`` or ``(B, L)``.
@@ -268,7 +268,7 @@ def certify_masks(
     seed: int = 0,
     eps_completeness: float = EPS_COMPLETENESS,
     eps_soundness: float = EPS_SOUNDNESS,
-    batch_size: int | None = 4096,
+    batch_size: int | None = None,
 ) -> CertificationResult:
     """[CS] completeness and soundness of single masks: the masked probability in place of the
     curve's mean (the definition [CS] §3 states its theory for: interval masks of a linear
@@ -308,7 +308,7 @@ def certification_scores(
             ``(N, C, H, W)``, labels and their maps.
         context: ``explain_fn`` (required), ``fill`` (the gray value), ``distractors``,
             ``generator`` (distractor draws), ``batch_size`` (model inputs per pass, default
-            4096; ``explain_fn`` rows, default 256), ``valid`` (ragged series).
+            sized by the memory budget; also ``explain_fn`` rows), ``valid`` (ragged series).
         fill: None / ``"gray"`` (``context.fill``), ``"distractor"`` (``K`` draws from
             ``context.distractors``), or a number.
         fractions, n_distractors, eps_completeness, eps_soundness: as :func:`certify`.
@@ -332,12 +332,12 @@ def certification_scores(
     protocol_fill(fill, as_context(context), "certification")
     context, x, y, valid = protocol_inputs(model, x, y, attributions, context,
                                            need_attributions=False)
-    batch_size = batch_size_of(context, 4096)
+    batch_size = batch_size_of(context, None)
     labels = top_labels(model, x, 2, batch_size=batch_size)
     where = ("predicted label", "second most likely label")
     maps = torch.stack([
         maps_for_targets(context.explain_fn, model, x, labels[:, j], y, attributions,
-                         batch_size_of(context, 256), where[j], "certification")
+                         batch_size_of(context, None), where[j], "certification")
         for j in range(2)], dim=1)
     r = certify(model, x, maps, labels, fill=protocol_fill(fill, context, "certification"),
                 fractions=fractions, n_distractors=n_distractors,

@@ -162,8 +162,8 @@ def faithfulness(
     Args:
         model: classifier returning logits; run in eval mode without gradients.
         x: ``(N, T, F)`` inputs; y: ``(N,)`` labels; attributions: maps of ``x``'s shape.
-        context: ``batch_size`` (forward passes in chunks, default 256) and ``valid`` (ragged
-            series); the metric is deterministic and does not re-explain.
+        context: ``batch_size`` (rows per forward pass; default: sized by the memory budget)
+            and ``valid`` (ragged series); the metric is deterministic and does not re-explain.
         fraction: window length as a fraction of T (0.15; the reference scripts also used 0.2).
         mode: ``"swap"`` (reverse), ``"mean"`` or ``"zero"``.
         target: ``"label"`` (``y``) or ``"predicted"`` (argmax on ``X``, the reference code).
@@ -176,7 +176,7 @@ def faithfulness(
                                reference_quirks=reference_quirks)
     context, x, y, valid = protocol_inputs(model, x, y, attributions, context,
                                            series_only=_SERIES_ONLY)
-    batch_size = batch_size_of(context, 256)
+    batch_size = batch_size_of(context, None)
     perturbed = perturb_subsequence(x, attributions.detach().to(x.device), fraction=fraction,
                                     mode=mode, reference_quirks=reference_quirks, valid=valid)
     p = probabilities(model, torch.cat([x, perturbed]), batch_size)

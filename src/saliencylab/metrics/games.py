@@ -132,7 +132,7 @@ def insertion_curve(
     n_distractors: int = 10,
     generator: torch.Generator | None = None,
     seed: int = 0,
-    batch_size: int | None = 4096,
+    batch_size: int | None = None,
     valid: Tensor | None = None,
 ) -> Tensor:
     """Probability of ``targets`` when only the top-``p`` fraction of each map's cells is kept.
@@ -172,7 +172,7 @@ def deletion_curve(
     n_distractors: int = 10,
     generator: torch.Generator | None = None,
     seed: int = 0,
-    batch_size: int | None = 4096,
+    batch_size: int | None = None,
     valid: Tensor | None = None,
 ) -> Tensor:
     """Probability of ``targets`` when the top-``p`` fraction of each map's cells is removed
@@ -202,7 +202,7 @@ def deletion_game(
     model: nn.Module, inputs: Tensor, maps: Tensor, targets: Any, *,
     fractions: Sequence[float] | Tensor | None = None, fill: Fill = "gray",
     n_distractors: int = 10, generator: torch.Generator | None = None, seed: int = 0,
-    batch_size: int | None = 4096, valid: Tensor | None = None,
+    batch_size: int | None = None, valid: Tensor | None = None,
 ) -> GameResult:
     """Deletion game: remove the top cells first; a good map makes the area small.
 
@@ -220,7 +220,7 @@ def insertion_game(
     model: nn.Module, inputs: Tensor, maps: Tensor, targets: Any, *,
     fractions: Sequence[float] | Tensor | None = None, fill: Fill = "gray",
     n_distractors: int = 10, generator: torch.Generator | None = None, seed: int = 0,
-    batch_size: int | None = 4096, valid: Tensor | None = None,
+    batch_size: int | None = None, valid: Tensor | None = None,
 ) -> GameResult:
     """Insertion game: insert the top cells first into the fill; a good map makes the area
     large. Arguments as :func:`insertion_curve`.
@@ -405,7 +405,7 @@ def saliency_metric(
     region: Literal["crop", "keep"] | None = None,
     area_floor: float = 0.05,
     fill_value: float = 0.0,
-    batch_size: int | None = 4096,
+    batch_size: int | None = None,
     valid: Tensor | None = None,
 ) -> Tensor:
     """Dabkowski & Gal's Saliency Metric ``log(max(a, 0.05)) - log p`` per sample (lower is
@@ -442,7 +442,7 @@ def tune_saliency_threshold(
     region: Literal["crop", "keep"] | None = None,
     area_floor: float = 0.05,
     fill_value: float = 0.0,
-    batch_size: int | None = 4096,
+    batch_size: int | None = None,
     valid: Tensor | None = None,
 ) -> float:
     """The threshold (of the normalised map) with the lowest mean saliency metric on a holdout
@@ -541,9 +541,9 @@ def _game_setup(
                                            need_attributions=target == "label")
     if target == "label":
         return context, x, y, attributions.detach().to(x.device), valid
-    predicted = top_labels(model, x, 1, batch_size=batch_size_of(context, 4096))[:, 0]
+    predicted = top_labels(model, x, 1, batch_size=batch_size_of(context, None))[:, 0]
     maps = maps_for_targets(context.explain_fn, model, x, predicted, y, attributions,
-                            batch_size_of(context, 256), "predicted label", metric)
+                            batch_size_of(context, None), "predicted label", metric)
     return context, x, predicted, maps, valid
 
 
@@ -560,7 +560,7 @@ def _protocol_game(
     context, x, t, maps, valid = _game_setup(model, x, y, attributions, context, target, metric)
     return _game(model, x, maps, t, fractions=fractions, fill=protocol_fill(fill, context, metric),
                  n_distractors=n_distractors, generator=resolve_generator(context.generator),
-                 seed=0, batch_size=batch_size_of(context, 4096), insertion=insertion,
+                 seed=0, batch_size=batch_size_of(context, None), insertion=insertion,
                  valid=valid).auc.float().cpu()
 
 
@@ -583,8 +583,8 @@ def deletion(
         model, x, y, attributions: the classifier, series or images, labels and their maps.
         context: ``explain_fn`` (the predicted label's map where ``y`` is not the prediction),
             ``fill`` (the gray value), ``distractors``, ``generator`` (distractor draws),
-            ``batch_size`` (model inputs per pass, default 4096; ``explain_fn`` rows, default
-            256), ``valid`` (ragged series).
+            ``batch_size`` (model inputs per pass, default: sized by the memory
+            budget; also ``explain_fn`` rows), ``valid`` (ragged series).
         fractions: the grid (default 0, 0.05, ..., 1).
         fill: None / ``"gray"`` (``context.fill``), ``"distractor"`` (``K`` draws from
             ``context.distractors``), or a number.
@@ -645,7 +645,7 @@ def saliency_metric_score(
                           "or a number")
     return saliency_metric(model, x, maps, t, threshold=threshold, region=region,
                            area_floor=area_floor, fill_value=float(value),
-                           batch_size=batch_size_of(context, 4096), valid=valid).float().cpu()
+                           batch_size=batch_size_of(context, None), valid=valid).float().cpu()
 
 
 _GAME_NEEDS = frozenset({"explain_fn"})

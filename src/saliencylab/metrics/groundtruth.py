@@ -30,7 +30,8 @@ The values of every other map are unchanged.
 
 Everything is batched: one sort per sample over the flattened cells (a single ``torch.sort``
 for the whole batch), masked inputs of all fractions and samples go through the model in chunks
-of ``batch_size`` on the model's device.
+of ``batch_size`` rows (by default as many as the memory budget allows,
+:func:`saliencylab.utils.rows_per_chunk`) on the model's device.
 
 Where the authors' code differs from the paper, the paper is the default and the code is an
 option (``reference_quirks=True`` turns on all of them):
@@ -74,6 +75,7 @@ from saliencylab.metrics._common import (
     check_flag,
     model_inputs,
     model_outputs,
+    pass_rows,
 )
 from saliencylab.metrics.aggregate import mean_se_along, trapezoid
 from saliencylab.metrics.protocol import (
@@ -359,7 +361,7 @@ def _masked_correct(
     fractions: torch.Tensor,
     background: BackgroundFn,
     generator: torch.Generator,
-    batch_size: int,
+    batch_size: int | None,
     *,
     shared_background: bool,
     stop_at_zero: bool,
@@ -372,8 +374,10 @@ def _masked_correct(
     ``background(1, g)`` when shared), so the numbers do not depend on ``batch_size``.
     Masks are built per chunk from the ranking, never for all rows at once.
     """
-    if batch_size is None or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ConfigError(f"batch_size must be a positive integer or None, got {batch_size}")
+    batch_size = pass_rows(x[0].numel(), batch_size)
     n_d, n = ranking.k.shape
     full = (fractions.to(x.device) >= 1) if full_mask_at_one else torch.zeros(
         n_d, dtype=torch.bool, device=x.device)
@@ -429,7 +433,7 @@ class _MassMasking:
 def _mass_masking(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, saliency: torch.Tensor,
     background: BackgroundFn, fractions: Sequence[float] | torch.Tensor, flags: dict[str, bool],
-    *, generator: torch.Generator | int | None, batch_size: int, rtol: float,
+    *, generator: torch.Generator | int | None, batch_size: int | None, rtol: float,
     valid: torch.Tensor | None, box_mask: torch.Tensor | None = None,
 ) -> _MassMasking:
     """The checks, the ranking and the masked correctness that :func:`masked_accuracy` and
@@ -475,7 +479,7 @@ def masked_accuracy(
     full_mask_at_one: bool | None = None,
     reference_quirks: bool = False,
     generator: torch.Generator | int | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     rtol: float = 1e-6,
     valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -505,7 +509,9 @@ def masked_accuracy(
             instead of only the non-zero cells.
         reference_quirks: default for the three options above (each may still be set).
         generator: ``torch.Generator`` or int seed for the background draws (None: seed 0).
-        batch_size: inputs per model call.
+        batch_size: inputs per model call; None sizes the chunks by memory
+            (:func:`saliencylab.metrics._common.pass_rows`: the rows whose passes fit the
+            memory budget, so the cost stays linear in ``N`` and the input size).
         rtol: tolerance of the mass threshold (see :func:`mass_top_mask`).
         valid: ``(N, T)`` bool valid steps of ragged series ``(N, T, F)`` (None: all valid);
             padded cells are never selected nor replaced.
@@ -840,7 +846,7 @@ def evaluate_groundtruth(
     full_mask_at_one: bool | None = None,
     reference_quirks: bool = False,
     generator: torch.Generator | int | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     rtol: float = 1e-6,
     valid: torch.Tensor | None = None,
 ) -> GroundTruthResult:
@@ -944,7 +950,8 @@ def groundtruth_scores(
 
     One :func:`evaluate_groundtruth` call with ``context.groundtruth`` (the box),
     ``context.background``, ``context.generator`` (background draws), ``context.batch_size``
-    (default 256) and ``context.valid``. The options are :func:`evaluate_groundtruth`'s.
+    (default: sized by the memory budget) and ``context.valid``. The options are
+    :func:`evaluate_groundtruth`'s.
 
     Returns:
         A :class:`MetricOutput` whose ``rows`` are ``GroundTruthResult.to_rows()`` (AUP, AUR,
@@ -974,7 +981,7 @@ def groundtruth_scores(
         model, x, y, box, attributions, background, fractions,
         shared_background=shared_background, stop_at_zero=stop_at_zero,
         full_mask_at_one=full_mask_at_one, reference_quirks=reference_quirks,
-        generator=context.generator, batch_size=batch_size_of(context, 256), rtol=rtol,
+        generator=context.generator, batch_size=batch_size_of(context, None), rtol=rtol,
         valid=context.valid,
     )
     arrays = {k: torch.from_numpy(v) for k, v in result.per_sample_arrays().items()}

@@ -53,7 +53,7 @@ from saliencylab.errors import (
     check_nonfinite,
 )
 from saliencylab.explain.api import check_model_layout
-from saliencylab.metrics._common import batch_size_of, model_inputs, model_outputs
+from saliencylab.metrics._common import batch_size_of, model_inputs, model_outputs, pass_rows
 from saliencylab.metrics.protocol import MetricContext, as_context, require, valid_steps
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.utils import chunks, eval_mode, model_device
@@ -380,7 +380,7 @@ def _predict_steps(model: nn.Module, x: torch.Tensor, batch_size: int | None) ->
     device = model_device(model)
     out = []
     with eval_mode(model):
-        for sl in chunks(len(x), batch_size):
+        for sl in chunks(len(x), pass_rows(x[0].numel(), batch_size)):
             logits = model_outputs(model, x[sl].to(device))
             if logits.dim() == 2:
                 logits = logits[:, None, :].expand(-1, x.shape[1], -1)
@@ -415,8 +415,8 @@ def localization_score(
         x: ``(B, T, F)`` inputs; attributions: maps of ``x``'s shape.
         y: the classes the maps explain ``(B,)``; read only with ``target="label"``.
         context: ``segments`` (required: true per-step labels ``(B, T)``), ``batch_size``
-            (default 256), ``valid`` (ragged series: padded steps are neither relevant nor
-            labelled). Deterministic, no re-explanation.
+            (default: sized by the memory budget), ``valid`` (ragged series: padded steps are
+            neither relevant nor labelled). Deterministic, no re-explanation.
         theta, alpha, bias, cardinality, background, absolute: as :func:`localization`.
         target: only score segments of this class: an int, a ``(B,)`` tensor, ``"label"``
             (``y``), or None (every labelled segment).
@@ -458,7 +458,7 @@ def localization_score(
         if y is None:
             raise ConfigError("target='label' scores the segments of y's classes; y is None")
         target = y
-    batch_size = batch_size_of(context, 256)
+    batch_size = batch_size_of(context, None)
     x = model_inputs(model, x.detach().to(model_device(model)))
     predictions = _predict_steps(model, x, batch_size).to(attributions.device)
     valid = valid_steps(context, attributions)

@@ -11,10 +11,15 @@ Frobenius norm of the difference, as in [OBJ] §3.4 and in the Captum version th
 used. ``relative=True`` divides by ``‖M(X)‖_F`` (a zero map's norm taken as 1), which is what
 ``captum.metrics.sensitivity_max`` returns since Captum 0.6. 0 is the best value.
 
-All ``N · n_perturbations`` perturbed inputs are explained in chunks of ``batch_size`` rows
-(whole samples' perturbations per chunk), i.e. about ``N · n / batch_size`` ``explain_fn`` calls.
-The noise of a chunk is drawn from ``generator`` when the chunk is built, so results depend on
-the seed and on ``batch_size``. Series ``(N, T, F)`` and images ``(N, C, H, W)`` alike.
+All ``N · n_perturbations`` perturbed inputs of a chunk go to ``explain_fn`` in **one** call
+(whole samples' perturbations per chunk); a chunk holds as many samples as the memory budget
+allows (:func:`saliencylab.metrics._common.explain_rows`: ``n_perturbations`` x input size x a
+few floats per sample), usually all of them, so an expensive explainer (IG with 50 steps) pays
+its per-call cost once. ``context.batch_size`` (perturbed inputs per call) overrides it. The
+uniform noise is drawn from ``generator`` in blocks of ``256 // n_perturbations`` samples, in
+sample order, whatever the chunking, so the scores depend on the seed only (not on
+``batch_size``), and equal those of the former fixed 256-row chunks. Series ``(N, T, F)`` and
+images ``(N, C, H, W)`` alike.
 
 Ragged series (``context.valid``): only valid steps are perturbed (``ε = 0`` on padding, also
 after a custom ``perturb_fn``) and the norms are over the valid cells.
@@ -45,6 +50,7 @@ from saliencylab.metrics._common import (
     check_flag,
     check_number,
     explain_chunked,
+    explain_rows,
     reexplain_setup,
     reference_maps,
 )
@@ -73,6 +79,37 @@ def uniform_perturbation(inputs: Tensor, radius: float, generator: torch.Generat
                        dtype=torch.float32)
     noise = (noise * 2 - 1) * radius
     return inputs + noise.to(device=inputs.device, dtype=inputs.dtype)
+
+
+#: Perturbed inputs per noise draw: the noise of ``NOISE_BLOCK // n_perturbations`` samples is
+#: drawn at once (the former fixed chunk of 256 inputs), independent of the explain chunks.
+NOISE_BLOCK = 256
+
+
+class _NoiseStream:
+    """Uniform noise for consecutive samples' repeated inputs, drawn in fixed blocks of samples
+    from ``generator``, so any chunking of the samples gets the same noise."""
+
+    def __init__(self, x: Tensor, k: int, radius: float, generator: torch.Generator):
+        self.shape, self.k, self.radius, self.gen = tuple(x.shape[1:]), k, radius, generator
+        self.block = max(1, NOISE_BLOCK // k)  # samples per draw
+        self.n, self.drawn, self.buffer = x.shape[0], 0, None  # buffer: (rows, *shape)
+
+    def take(self, like: Tensor) -> Tensor:
+        """``like + ε`` for the next ``like.shape[0] // k`` samples' repeated inputs."""
+        rows, parts = like.shape[0], []
+        while rows:
+            if self.buffer is None or self.buffer.shape[0] == 0:
+                m = min(self.block, self.n - self.drawn)
+                self.drawn += m
+                self.buffer = uniform_perturbation(
+                    torch.zeros((m * self.k, *self.shape), device=self.gen.device),
+                    self.radius, self.gen)
+            part, self.buffer = self.buffer[:rows], self.buffer[rows:]
+            parts.append(part)
+            rows -= part.shape[0]
+        noise = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return like + noise.to(device=like.device, dtype=like.dtype)
 
 
 def _call_perturb(fn: PerturbFn, inputs: Tensor, radius: float) -> Tensor:
@@ -123,8 +160,8 @@ def robustness(
             maps.
         attributions: ``M(X)`` made by ``context.explain_fn``; None computes it.
         context: ``explain_fn`` (required), ``batch_size`` (perturbed inputs per
-            ``explain_fn`` call, default 256), ``generator`` (seeds the noise), ``valid``
-            (ragged series).
+            ``explain_fn`` call; default: sized by the memory budget), ``generator`` (seeds
+            the noise), ``valid`` (ragged series).
         radius: ``r``, the L∞ radius of the uniform noise (0.05; [OBJ] tables: 0.2).
         n_perturbations: Monte Carlo draws per sample (10).
         relative: divide by ``‖M(X)‖_F`` (Captum >= 0.6 ``sensitivity_max``); default False.
@@ -142,13 +179,13 @@ def robustness(
                                       "unperturbed")
     keep = None if valid is None else valid.unsqueeze(-1)  # (N, T, 1)
     n, k = x.shape[0], n_perturbations
-    per_chunk = None if batch_size is None else max(1, batch_size // k)
+    per_chunk = explain_rows(x[0].numel(), batch_size, copies=k)
+    noise = _NoiseStream(x, k, radius, gen) if perturb_fn is None else None
     out = []
     for sl in chunks(n, per_chunk):
         xs = x[sl].repeat_interleave(k, dim=0)
         ts = y[sl].repeat_interleave(k, dim=0)
-        xp = (uniform_perturbation(xs, radius, gen) if perturb_fn is None
-              else _call_perturb(perturb_fn, xs, radius))
+        xp = noise.take(xs) if noise is not None else _call_perturb(perturb_fn, xs, radius)
         base = ref[sl].repeat_interleave(k, dim=0)
         if keep is not None:  # padding stays as it is, and its maps do not count
             ks = keep[sl].repeat_interleave(k, dim=0)

@@ -222,7 +222,8 @@ def sanity_curve(
         attributions: ``M(x)`` of the trained model, made by ``context.explain_fn``; None
             computes it.
         context: ``explain_fn`` (required; see :func:`saliencylab.metrics.make_explain_fn`),
-            ``batch_size`` (inputs per ``explain_fn`` call, default 256), ``generator`` (seeds
+            ``batch_size`` (inputs per ``explain_fn`` call; default: sized by the memory budget,
+            usually one call per randomised layer), ``generator`` (seeds
             the layers' re-initialisation), ``valid`` (ragged series).
         mode: ``"cascade"`` (cumulative, [OBJ]) or ``"independent"`` (one layer at a time).
         max_layers: randomise only the top ``max_layers`` layers (None: all).

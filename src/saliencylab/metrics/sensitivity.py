@@ -13,9 +13,10 @@ series: over the valid steps) and the classes ranked by the model's softmax on
 anything (as scikit-learn's ``cosine_similarity``, used by the reference code).
 
 Both maps of a chunk come from one ``explain_fn`` call (the chunk stacked twice with the two
-targets), so ``N / (batch_size / 2)`` calls in all. Given attributions (made by ``explain_fn``
-for ``y``) are reused as the most-likely-class map wherever ``y`` is that class, which halves the
-work for correctly classified samples.
+targets); a chunk holds as many samples as the memory budget allows (usually all: one call in
+all), ``context.batch_size`` (inputs per call) overrides it. Given attributions (made by
+``explain_fn`` for ``y``) are reused as the most-likely-class map wherever ``y`` is that class,
+which halves the work for correctly classified samples.
 
 Example:
     >>> import torch
@@ -34,7 +35,13 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import NotApplicableError
-from saliencylab.metrics._common import check_map, on_model_device, probabilities, reexplain_setup
+from saliencylab.metrics._common import (
+    check_map,
+    explain_rows,
+    on_model_device,
+    probabilities,
+    reexplain_setup,
+)
 from saliencylab.metrics.protocol import MetricContext
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.utils import chunks
@@ -73,9 +80,9 @@ def inter_class_sensitivity(
             ``y`` is the most likely class, ``attributions`` serve as its map (they must come
             from ``context.explain_fn``); every other map is computed.
         context: ``explain_fn`` (required) with the method and post-processing being
-            evaluated; ``batch_size`` (inputs per ``explain_fn`` call, two per sample; default
-            256); ``valid`` (ragged series: the cosine is over the valid steps). Deterministic
-            given ``explain_fn``.
+            evaluated; ``batch_size`` (inputs per ``explain_fn`` call, two per sample; default:
+            sized by the memory budget); ``valid`` (ragged series: the cosine is over the valid
+            steps). Deterministic given ``explain_fn``.
 
     Returns:
         ``(N,)`` float tensor on the CPU, in [-1, 1]; higher is better.
@@ -93,7 +100,7 @@ def inter_class_sensitivity(
         reuse = y == hi
     else:
         given, reuse = None, torch.zeros_like(hi, dtype=torch.bool)
-    per_call = None if batch_size is None else max(1, batch_size // 2)
+    per_call = explain_rows(x[0].numel(), batch_size, copies=2)
     out = []
     for sl in chunks(x.shape[0], per_call):
         xs, need = x[sl], ~reuse[sl]

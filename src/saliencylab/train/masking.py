@@ -159,11 +159,15 @@ def feature_range(
     if not x.is_floating_point():
         raise ShapeError(f"feature_range needs float data, got {x.dtype}")
     dim = feature_dim % x.dim()
-    moved = x.movedim(dim, 0).reshape(x.shape[dim], -1)
-    if moved.shape[1] == 0:
+    if x.numel() == 0:
         raise ShapeError(
             f"feature_range needs at least one value per feature, got {tuple(x.shape)}"
         )
+    if dim == x.dim() - 1:
+        # features last (time series): one pass over the data, no transposed copy
+        lo, hi = x.reshape(-1, x.shape[dim]).aminmax(dim=0)
+        return lo, hi
+    moved = x.movedim(dim, 0).reshape(x.shape[dim], -1)
     return moved.amin(1), moved.amax(1)
 
 
