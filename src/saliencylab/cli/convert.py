@@ -1,11 +1,11 @@
-"""``saliencylab convert``: rewrite a checkpoint that holds Python objects (an older
-saliencylab's, or one made by ``torch.save`` of a whole model) as plain tensors and values.
+"""``saliencylab convert``: rewrite a checkpoint that holds NumPy values or paths (what older
+checkpoints could hold besides tensors) as plain tensors and values, so every command reads it.
 
     saliencylab convert old.pt              # in place
     saliencylab convert old.pt --out new.pt
 
-Loading such a file runs whatever code it contains, which is why every other command refuses
-it: run this only on a file from a source you trust.
+It reads the file with ``weights_only=True`` and only the NumPy and path types allowed: a file
+with any other Python object is refused, as everywhere else, and no code in it runs.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from rich.console import Console
 
 def convert(
     checkpoint: Path = typer.Argument(..., exists=True, dir_okay=False,
-                                      help="a checkpoint file you trust"),
+                                      help="a checkpoint holding NumPy values or paths"),
     out: Path = typer.Option(None, help="where to write the converted file (default: in place)"),
 ) -> None:
-    """Rewrite a trusted old checkpoint so that it loads without running code."""
+    """Rewrite an old checkpoint's NumPy values and paths as plain tensors and values."""
     from saliencylab.train import convert_checkpoint
 
     path = convert_checkpoint(checkpoint, out)

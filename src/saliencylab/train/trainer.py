@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -363,8 +364,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint dict in ``path``, read with ``weights_only=True`` (tensors and plain
     values only: a file cannot run code when it is loaded).
 
-    A file that holds other Python objects (an older saliencylab checkpoint, or one crafted to
-    run code) is refused; ``saliencylab convert FILE`` rewrites a file the user trusts.
+    A file that holds other Python objects (an older checkpoint with NumPy values, or one
+    crafted to run code) is refused; ``saliencylab convert FILE`` rewrites one whose extra
+    objects are NumPy values or paths, without running code either.
     """
     path = Path(path)
     if not path.is_file():
@@ -374,8 +376,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except pickle.UnpicklingError:  # Python objects beyond tensors and plain values
         raise UnsafeCheckpointError(
             f"{path} holds Python objects that loading would have to execute, so it was not "
-            f"loaded. If it is an older saliencylab checkpoint from a source you trust, "
-            f"rewrite it once with `saliencylab convert {path}`") from None
+            f"loaded. If it is an older checkpoint holding NumPy values or paths, rewrite it "
+            f"once with `saliencylab convert {path}` (that reads no other objects)") from None
     except Exception as exc:  # truncated, not a torch file, ...
         raise SaliencyLabError(f"{path} is not a readable saliencylab checkpoint: {exc}") from exc
     if not isinstance(payload, dict):
@@ -384,39 +386,70 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
+def _convertible_globals() -> list[Any]:
+    """The types beyond tensors and plain values that :func:`convert_checkpoint` may read:
+    NumPy scalars, dtypes and arrays, and paths. Unpickling them builds data, never runs code."""
+    import pathlib
+
+    import numpy as np
+
+    core = np._core if hasattr(np, "_core") else np.core
+    # NumPy 1 pickles name these numpy.core.multiarray.*, NumPy 2 numpy._core.multiarray.*
+    builders = [(f, f"numpy.{m}.multiarray.{f.__name__}")
+                for f in (core.multiarray.scalar, core.multiarray._reconstruct)
+                for m in ("core", "_core")]
+    dtypes = [type(np.dtype(c)) for c in "?bhilqBHILQefdgFDGUS"]
+    return [*builders, np.ndarray, np.dtype, *dtypes, pathlib.Path, pathlib.PosixPath,
+            pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath]
+
+
 def _plain_values(obj: Any) -> Any:
-    """``obj`` with every value a tensor, number, string, bool, None, list or dict; any other
-    object becomes its ``repr`` (so the result loads with ``weights_only=True``)."""
-    if hasattr(obj, "model_dump"):
-        obj = obj.model_dump()
+    """``obj`` with NumPy values as tensors or numbers and paths as strings, so that the result
+    loads with ``weights_only=True``."""
+    import numpy as np
+
     if isinstance(obj, dict):
         return {str(k): _plain_values(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_plain_values(v) for v in obj]
-    if obj is None or isinstance(obj, bool | int | float | str | torch.Tensor):
-        return obj
-    if hasattr(obj, "item") and callable(obj.item):  # NumPy scalars
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, np.generic):
         return obj.item()
-    return repr(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
 
 
 def convert_checkpoint(source: str | Path, target: str | Path | None = None) -> Path:
-    """Rewrite an older (pickled) checkpoint as one that loads with ``weights_only=True``.
+    """Rewrite a checkpoint that holds NumPy values or paths (what older checkpoints could
+    hold besides tensors) as plain tensors and values.
 
-    **This unpickles ``source``, which runs any code the file contains: call it only on files
-    you trust.** The model is rebuilt from its recorded config (so the weights are checked),
-    and the task and data recipe are kept when the file records them. ``target`` defaults to
-    ``source`` itself.
+    The file is read with ``weights_only=True`` and only the NumPy and path types allowed
+    (:func:`_convertible_globals`): like every other load, it cannot run code. A file with any
+    other Python object is refused (:class:`~saliencylab.errors.UnsafeCheckpointError`): re-save
+    its weights with :func:`save_checkpoint` from the code that made it. The model is rebuilt
+    from its recorded config (so the weights are checked); the task and data recipe are kept.
+    ``target`` defaults to ``source`` itself.
     """
     source = Path(source)
     if not source.is_file():
         raise SaliencyLabError(f"checkpoint file not found: {source}")
     try:
-        payload = torch.load(source, map_location="cpu", weights_only=False)
-    except Exception as exc:
+        with torch.serialization.safe_globals(_convertible_globals()):
+            payload = torch.load(source, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UnsafeCheckpointError(
+            f"{source} holds Python objects other than tensors, plain values, NumPy values and "
+            f"paths; reading them would run code, so it is not converted. Re-save the weights "
+            f"with saliencylab.train.save_checkpoint from the code that made the model") from None
+    except Exception as exc:  # truncated, not a torch file, ...
         raise SaliencyLabError(f"{source} cannot be read as a checkpoint: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise SaliencyLabError(f"{source} is not a saliencylab checkpoint (it holds a "
+                               f"{type(payload).__name__}, not a dict)")
+    payload = _plain_values(payload)
     model, info = model_from_checkpoint(payload)
-    info = {k: _plain_values(v) for k, v in info.items()}
     plain = make_checkpoint(model, data_config=info.get("data_config"),
                             data_spec=info.get("data_spec"), task=info.get("task"),
                             procedure=info.get("procedure"), metrics=info.get("metrics"))
