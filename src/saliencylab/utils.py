@@ -109,15 +109,21 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         ) from exc
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON values (dataclasses and pydantic models dumped, dict keys sorted,
+    paths as strings); ConfigError for anything else.
+
+    >>> jsonable({"b": (1, 2), "a": Path("x")})
+    {'a': 'x', 'b': [1, 2]}
+    """
     if is_dataclass(obj) and not isinstance(obj, type):
-        return _jsonable(asdict(obj))
+        return jsonable(asdict(obj))
     if hasattr(obj, "model_dump"):
-        return _jsonable(obj.model_dump())
+        return jsonable(obj.model_dump())
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): jsonable(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, float | int | str | bool) or obj is None:
@@ -129,7 +135,7 @@ def _jsonable(obj: Any) -> Any:
 
 def stable_hash(obj: Any, length: int = 16) -> str:
     """A content hash of a config (dataclass, pydantic model, dict, ...), stable across runs."""
-    text = json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(jsonable(obj), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 

@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +38,7 @@ from pydantic import (
 )
 
 from saliencylab.data import Source, archive_source, get_source
+from saliencylab.data.names import check_name
 from saliencylab.data.ucr import archive_name
 from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
 from saliencylab.explain.registry import get_method
@@ -69,7 +69,6 @@ OBJ_METRICS = ["sanity", "faithfulness", "inter_class_sensitivity", "robustness"
 
 
 _Strict = CheckedModel
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
 class TrainSettings(_Strict):
@@ -147,11 +146,10 @@ class GridConfig(_Strict):
     @classmethod
     def _plain_name(cls, value: str) -> str:
         # The default run directory is runs/<name>: a name must not lead out of it.
-        if not _PLAIN_NAME.fullmatch(value) or ".." in value:
-            raise ValueError(f"the grid name {value!r} must be a plain name (letters, digits, "
-                             "'_', '-', '.'; no path separators or '..'); pass --run-dir to "
-                             "choose where the run goes")
-        return value
+        try:
+            return check_name(value, "the grid", "pass --run-dir to choose where the run goes")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("tsr")
     @classmethod

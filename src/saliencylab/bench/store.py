@@ -77,7 +77,7 @@ from saliencylab.errors import (
     StoreError,
     UnknownNameError,
 )
-from saliencylab.utils import _jsonable
+from saliencylab.utils import jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -289,7 +289,7 @@ def _header_problem(path: Path) -> str | None:
 
 def _json_default(obj: Any) -> Any:
     # Lazy: saliencylab.utils imports torch, which readers of a results file do not need.
-    return _jsonable(obj)
+    return jsonable(obj)
 
 
 def _config_json(config: Any) -> str:

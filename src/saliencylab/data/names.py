@@ -21,7 +21,10 @@ __all__ = ["canonical_name", "check_name"]
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
-def check_name(name: object, what: str = "dataset") -> str:
+_DATA_DIR_HINT = "to read files from a folder pass data_dir=... (--data-dir DIR)"
+
+
+def check_name(name: object, what: str = "dataset", hint: str = _DATA_DIR_HINT) -> str:
     """``name`` if it is a plain name: letters, digits, ``_``, ``-``, ``.``, starting with a letter
     or digit, no ``..``; else ConfigError (so a name can never be a path separator, an absolute
     path or a way out of its folder).
@@ -35,8 +38,7 @@ def check_name(name: object, what: str = "dataset") -> str:
     if not _PLAIN.fullmatch(name) or ".." in name:
         raise ConfigError(
             f"{what} name {name!r} must be a plain name (letters, digits, '_', '-', '.'; no path "
-            f"separators, '..' or absolute paths); to read files from a folder pass "
-            f"data_dir=... (--data-dir DIR)"
+            f"separators, '..' or absolute paths); {hint}"
         )
     return name
 

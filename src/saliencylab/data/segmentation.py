@@ -34,10 +34,11 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from saliencylab.data.dataset import Dataset, Split
 from saliencylab.errors import ConfigError, InvalidDataError, SaliencyLabError, ShapeError
+from saliencylab.settings import CheckedModel
 from saliencylab.utils import make_generator
 
 __all__ = [
@@ -113,16 +114,7 @@ def label_segments(y: torch.Tensor, background: int = 0) -> torch.Tensor:
 # Synthetic segmentation data
 
 
-def _validation_message(exc: ValidationError, what: str) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg} (got {err['input']!r})" if loc else msg)
-    return f"invalid {what}: " + "; ".join(parts)
-
-
-class SegmentationConfig(BaseModel):
+class SegmentationConfig(CheckedModel):
     """Everything that determines a synthetic segmentation dataset.
 
     ``n_classes`` counts the "no class" label 0, so there are ``n_classes - 1`` segment classes.
@@ -134,8 +126,6 @@ class SegmentationConfig(BaseModel):
         >>> SegmentationConfig().n_val
         50
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     n_train: int = Field(500, ge=2, le=10_000_000)
     n_test: int = Field(100, ge=1, le=10_000_000)
@@ -151,12 +141,6 @@ class SegmentationConfig(BaseModel):
     noise: float = Field(0.3, ge=0.0, allow_inf_nan=False)
     base_period: float = Field(10.0, gt=0.0, allow_inf_nan=False)
     seed: int = Field(0, ge=0)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise ConfigError(_validation_message(exc, "SegmentationConfig")) from exc
 
     @model_validator(mode="after")
     def _check(self) -> SegmentationConfig:

@@ -52,6 +52,7 @@ from saliencylab.data.ucr import (
     load_ucr,
 )
 from saliencylab.errors import ConfigError, SaliencyLabError, UnknownNameError
+from saliencylab.utils import jsonable
 
 __all__ = [
     "ARCHIVE_NOTE",
@@ -220,16 +221,12 @@ def list_sources(kind: str | None = None) -> list[Source]:
 
 
 def _jsonable(value: Any, where: str) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v, where) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v, where) for k, v in value.items()}
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise ConfigError(f"option {where} must be JSON-able (numbers, strings, lists, dicts) so "
-                      f"the dataset's spec can rebuild it; got {type(value).__name__}")
+    try:
+        return jsonable(value)
+    except ConfigError:
+        raise ConfigError(f"option {where} must be JSON-able (numbers, strings, lists, dicts) "
+                          f"so the dataset's spec can rebuild it; got {type(value).__name__}"
+                          ) from None
 
 
 def _check_options(owner: str, options: dict[str, Any], accepted: tuple[str, ...]) -> None:

@@ -33,13 +33,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from saliencylab.data.cache import cached_dataset
 from saliencylab.data.dataset import Dataset, Split
 from saliencylab.data.processes import PROCESSES, sample_process
 from saliencylab.data.scaling import MinMaxScaler
 from saliencylab.errors import ConfigError, UnknownNameError
+from saliencylab.settings import CheckedModel
 from saliencylab.utils import cache_dir, make_generator, stable_hash
 
 # Bump when the generators or the cache payload change, so old cache files are not reused.
@@ -158,17 +159,7 @@ class BoxGeometry:
         return self.class_axis is None
 
 
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        got = f" (got {err['input']!r})" if err["type"] != "value_error" else ""
-        parts.append(f"{loc}: {msg}{got}" if loc else msg)
-    return "invalid SyntheticConfig: " + "; ".join(parts)
-
-
-class SyntheticConfig(BaseModel):
+class SyntheticConfig(CheckedModel):
     """Everything that determines a synthetic dataset; its hash is the cache key.
 
     Defaults follow [TSB] Ismail et al. NeurIPS 2020: 1000 train (10 % of it carved out for
@@ -190,8 +181,6 @@ class SyntheticConfig(BaseModel):
         100
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     design: str
     process: str = "Gaussian"
     n_train: int = Field(1000, ge=2, le=10_000_000)
@@ -209,12 +198,6 @@ class SyntheticConfig(BaseModel):
     moving_start_reference: bool = False
     narma_shared_seed: bool = False
     narma_reference_sum: bool = False
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise ConfigError(_validation_message(exc)) from exc
 
     @model_validator(mode="before")
     @classmethod

@@ -53,12 +53,13 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from saliencylab.data.cache import cached_dataset
 from saliencylab.data.dataset import Dataset, Split
 from saliencylab.data.names import canonical_name, check_name
 from saliencylab.errors import ConfigError, InvalidDataError, SaliencyLabError
+from saliencylab.settings import CheckedModel
 from saliencylab.utils import cache_dir, make_generator, stable_hash
 
 __all__ = [
@@ -101,7 +102,7 @@ FOLDER_LAYOUT = ("<dir>/<Name>/<Name>_TRAIN.ts and <Name>_TEST.ts (or .tsv, UCR 
                  ".arff), or <dir>/<Name>_TRAIN.ts and _TEST.ts")
 
 
-class UCRConfig(BaseModel):
+class UCRConfig(CheckedModel):
     """Everything that determines a loaded UCR/UEA dataset (its hash is the cache key).
 
     Example:
@@ -109,22 +110,12 @@ class UCRConfig(BaseModel):
         0.2
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     name: str = Field(min_length=1)
     folder: str | None = None
     normalize: bool = True
     val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     seed: int = Field(0, ge=0)
     padding: Literal["zero", "last"] = "zero"
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e['input']!r})"
-                     for e in exc.errors()]
-            raise ConfigError("invalid UCRConfig: " + "; ".join(parts)) from exc
 
 
 # ---------------------------------------------------------------------------------------------
