@@ -368,16 +368,24 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     crafted to run code) is refused; ``saliencylab convert FILE`` rewrites one whose extra
     objects are NumPy values or paths, without running code either.
     """
+    return _load_file(path, (), f"If it is an older checkpoint holding NumPy values or paths, "
+                                f"rewrite it once with `saliencylab convert {path}` (that reads "
+                                f"no other objects)")
+
+
+def _load_file(path: str | Path, allowed: list[Any] | tuple, refusal: str) -> dict[str, Any]:
+    """The dict ``torch.load(weights_only=True)`` reads from ``path``, with the extra types
+    ``allowed`` by name; ``refusal`` says what to do when the file holds other objects."""
     path = Path(path)
     if not path.is_file():
         raise SaliencyLabError(f"checkpoint file not found: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # Python objects beyond tensors and plain values
+        with torch.serialization.safe_globals(list(allowed)):
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # Python objects beyond what is allowed
         raise UnsafeCheckpointError(
             f"{path} holds Python objects that loading would have to execute, so it was not "
-            f"loaded. If it is an older checkpoint holding NumPy values or paths, rewrite it "
-            f"once with `saliencylab convert {path}` (that reads no other objects)") from None
+            f"loaded. {refusal}") from None
     except Exception as exc:  # truncated, not a torch file, ...
         raise SaliencyLabError(f"{path} is not a readable saliencylab checkpoint: {exc}") from exc
     if not isinstance(payload, dict):
@@ -432,22 +440,10 @@ def convert_checkpoint(source: str | Path, target: str | Path | None = None) -> 
     from its recorded config (so the weights are checked); the task and data recipe are kept.
     ``target`` defaults to ``source`` itself.
     """
-    source = Path(source)
-    if not source.is_file():
-        raise SaliencyLabError(f"checkpoint file not found: {source}")
-    try:
-        with torch.serialization.safe_globals(_convertible_globals()):
-            payload = torch.load(source, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise UnsafeCheckpointError(
-            f"{source} holds Python objects other than tensors, plain values, NumPy values and "
-            f"paths; reading them would run code, so it is not converted. Re-save the weights "
-            f"with saliencylab.train.save_checkpoint from the code that made the model") from None
-    except Exception as exc:  # truncated, not a torch file, ...
-        raise SaliencyLabError(f"{source} cannot be read as a checkpoint: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise SaliencyLabError(f"{source} is not a saliencylab checkpoint (it holds a "
-                               f"{type(payload).__name__}, not a dict)")
+    payload = _load_file(source, _convertible_globals(),
+                         "Besides tensors and plain values only NumPy values and paths are "
+                         "read, so it is not converted; re-save the weights with "
+                         "saliencylab.train.save_checkpoint from the code that made the model")
     payload = _plain_values(payload)
     model, info = model_from_checkpoint(payload)
     plain = make_checkpoint(model, data_config=info.get("data_config"),
