@@ -20,3 +20,6 @@ def _session_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("SALIENCYLAB_CACHE", None)
     else:
         os.environ["SALIENCYLAB_CACHE"] = previous
+
+# The Ray tests run in a child process of tests/test_ray_isolated.py only.
+collect_ignore = [] if os.environ.get("SALIENCYLAB_RAY_CHILD") else ["ray"]

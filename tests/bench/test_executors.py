@@ -104,36 +104,3 @@ def test_missing_ray_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
     with pytest.raises(SaliencyLabError, match=r"pip install 'saliencylab\[ray\]'"):
         RayExecutor()
-
-
-# -- Ray: one local instance for the module (it takes several seconds to start) ---------------
-
-
-@pytest.fixture(scope="module")
-def ray_executor():
-    pytest.importorskip("ray")
-    executor = RayExecutor(num_cpus=2, resources_per_task={"num_cpus": 1})
-    yield executor
-    executor.close()
-    import ray
-
-    assert not ray.is_initialized()
-
-
-def test_ray_matches_local(ray_executor):
-    assert isinstance(ray_executor, Executor)
-    with LocalExecutor(workers=0) as local:
-        assert run_all(ray_executor) == run_all(local) == EXPECTED
-    assert run_all(ray_executor, []) == []
-
-
-def test_ray_task_error_names_the_task(ray_executor):
-    with pytest.raises(TaskError, match=r"task -2 failed with ValueError") as info:
-        list(ray_executor.map_unordered(_selftest, [1, -2, 3]))
-    assert info.value.task == -2 and isinstance(info.value.original, ValueError)
-    assert "negative" in str(info.value)
-    # A bounded window of tasks in flight gives the same results.
-    windowed = RayExecutor(max_in_flight=2)  # joins the running instance
-    assert run_all(windowed) == EXPECTED
-    windowed.close()  # did not start Ray, so leaves it running
-    assert run_all(ray_executor, [4]) == [(4, 16)]
