@@ -351,17 +351,22 @@ _OUTPUT_SHAPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _cached_output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ...]:
-    """:func:`_output_shape`, remembered per model and input layout (TSR chunks, metric
-    batches and benchmark loops call ``explain`` many times on one model)."""
+    """The model's output shape per sample (:func:`_cached_probe`)."""
+    return _cached_probe(model, probe, method)[0]
+
+
+def _cached_probe(model: nn.Module, probe: Tensor, method: str) -> tuple[tuple[int, ...], int]:
+    """:func:`_probe`, remembered per model and input layout (TSR chunks, metric batches and
+    benchmark loops call ``explain`` many times on one model)."""
     key = (tuple(probe.shape[1:]), probe.dtype, probe.device, type(model))
     try:
         seen = _OUTPUT_SHAPES.setdefault(model, {})
     except TypeError:  # a module that cannot be weakly referenced
-        return _output_shape(model, probe, method)
-    shape = seen.get(key)
-    if shape is None:
-        shape = seen[key] = _output_shape(model, probe, method)
-    return shape
+        return _probe(model, probe, method)
+    found = seen.get(key)
+    if found is None:
+        found = seen[key] = _probe(model, probe, method)
+    return found
 
 
 def _forget_output_shape(model: nn.Module) -> None:
@@ -369,9 +374,18 @@ def _forget_output_shape(model: nn.Module) -> None:
     _OUTPUT_SHAPES.pop(model, None)
 
 
-def _output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ...]:
-    """The model's output shape per sample, from one forward pass on one sample (whose outputs
-    must be finite: ``NonFiniteError`` naming ``method`` otherwise)."""
+def _probe(model: nn.Module, probe: Tensor, method: str) -> tuple[tuple[int, ...], int]:
+    """The model's output shape per sample and the activation elements one sample creates (the
+    outputs of its leaf modules), from one forward pass on one sample (whose outputs must be
+    finite: ``NonFiniteError`` naming ``method`` otherwise)."""
+    counted = [0]
+
+    def count(_module, _inputs, output) -> None:
+        outputs = output if isinstance(output, tuple | list) else (output,)
+        counted[0] += sum(t.numel() for t in outputs if isinstance(t, Tensor))
+
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    hooks = [m.register_forward_hook(count) for m in leaves]
     try:
         with torch.no_grad():
             out = model(probe)
@@ -380,6 +394,9 @@ def _output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ..
     except (RuntimeError, ValueError, IndexError) as exc:
         raise ShapeError(f"the model failed on one input of shape {tuple(probe.shape)}: "
                          f"{exc}") from exc
+    finally:
+        for hook in hooks:
+            hook.remove()
     if not isinstance(out, Tensor) or out.dim() < 1 or out.shape[0] != 1:
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ShapeError(f"the model must return one tensor with a batch dim first (logits "
@@ -389,7 +406,7 @@ def _output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ..
         check_nonfinite(out, "the model's outputs on the first input",
                         _nonfinite_hint(model, "no saliency map of non-finite outputs is defined"),
                         prefix=method)
-    return tuple(int(s) for s in out.shape[1:])
+    return tuple(int(s) for s in out.shape[1:]), int(counted[0]) // max(int(probe.shape[0]), 1)
 
 
 def _record(value: Any) -> Any:
@@ -430,6 +447,7 @@ class Setup:
     probe_target: Tensor  # one row of a target tensor, for probing forward passes
     reduce_embedding: bool = True  # text: sum the attributions over the embedding dim
     budget: int | None = None  # elements per chunk (None: saliencylab.utils.memory_budget())
+    activations: int = 0  # activation elements one model input creates (its leaf modules' outputs)
 
 
 @dataclass
@@ -472,6 +490,7 @@ def prepare(method: Method, setup: Setup, params: dict[str, Any]) -> Prepared:
         batch_size=setup.batch_size, embedding_layer=setup.embedding_layer,
         output_shape=setup.output_shape, valid=setup.valid, setup=setup,
         budget=setup.budget, sample_numel=int(setup.space[0].numel()),
+        activations=setup.activations,
     )
     ctx.state["probe_extra"] = (*(e[:1] for e in setup.extra), setup.probe_target)
     if method.resolve is not None:
@@ -491,11 +510,25 @@ def chunk_rows(method: Method, ctx: Context) -> int | None:
     """Rows per chunk: the caller's ``batch_size``, else as many rows as the memory budget
     allows for the elements one row creates (the method's ``row_elements``: IG's steps, noise
     samples, perturbations per eval, ... times the input size); None (the whole batch) for a
-    method that declares no ``row_elements``."""
+    method that declares no ``row_elements``.
+
+    A method whose rows are model passes (``Method.passes``) pays for the pass, not the input:
+    the model's activations (measured once per model) kept for the backward pass, their
+    gradients and the backward's temporaries, :data:`GRAD_PASS_COST` floats per activation
+    element. An FCN on 150-step series creates 270 activation elements per input element: chunks
+    sized by the input alone held 10-100x too many rows, fell out of cache and made IG 3x slower
+    per row at 800 x 50 (benchmarks/scaling.py)."""
     if ctx.batch_size is not None or method.row_elements is None:
         return ctx.batch_size
     per_row = method.row_elements(ctx.params, ctx.sample_numel)
+    if method.passes and ctx.activations:
+        numel = max(ctx.sample_numel, 1)
+        per_row = per_row * (numel + GRAD_PASS_COST * ctx.activations) // numel
     return rows_per_chunk(per_row, budget=ctx.budget)
+
+
+#: Floats the backward pass of one model input keeps and makes per activation element.
+GRAD_PASS_COST = 4
 
 
 def run_prepared(
@@ -687,7 +720,7 @@ def explain(
             emb = find_embedding(model, params.get("embedding_layer"))
             _check_token_ids(inputs, emb)
             extra: tuple = (inputs,)
-            output_shape = _cached_output_shape(model, inputs[:1], method)
+            output_shape, activations = _cached_probe(model, inputs[:1], method)
             with torch.no_grad():
                 space = emb(inputs).detach()
             if space.dim() != 3:
@@ -695,7 +728,7 @@ def explain(
                                  f"{tuple(space.shape)}")
         else:
             extra, space = (), inputs
-            output_shape = _cached_output_shape(model, inputs[:1], method)
+            output_shape, activations = _cached_probe(model, inputs[:1], method)
         targets, several = resolve_targets(target, inputs.shape[0], output_shape, inputs.device)
         reduce_embedding = bool(params.get("reduce_embedding", True))
         setup = Setup(
@@ -703,7 +736,7 @@ def explain(
             space=space, extra=extra, modality=modality, seed=seed, batch_size=batch_size,
             embedding_layer=emb, valid=valid_t, output_shape=output_shape,
             probe_target=targets[0][:1], reduce_embedding=reduce_embedding,
-            budget=memory_budget,
+            budget=memory_budget, activations=activations,
         )
         prep = prepare(info, setup, params)
         keep_dims = modality == "text" and not reduce_embedding

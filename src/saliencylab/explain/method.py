@@ -25,7 +25,8 @@ A method runs in three stages, all driven by :func:`saliencylab.explain.explain`
 Chunks: a method that expands the batch internally (IG's steps, noise samples, perturbations)
 declares ``row_elements(params, sample_numel) -> int``, the elements one input row creates; the
 engine then sizes its chunks with :func:`saliencylab.utils.rows_per_chunk` (the memory budget
-divided by that cost) unless the caller gave ``batch_size``. Without ``row_elements`` a chunk is
+divided by that cost) unless the caller gave ``batch_size``; where those rows are model passes
+(``passes``, the default) the model's activations count too. Without ``row_elements`` a chunk is
 the whole batch (or ``batch_size``).
 """
 
@@ -60,7 +61,7 @@ class Context:
     all valid). ``setup`` is the engine's record of the call (to prepare a base method).
     ``budget`` is the per-call memory budget in elements (None: the default of
     :func:`saliencylab.utils.memory_budget`), ``sample_numel`` the elements of one input row in
-    attribution space.
+    attribution space, ``activations`` the activation elements one model input creates.
     """
 
     forward: nn.Module
@@ -77,6 +78,7 @@ class Context:
     setup: Any = None
     budget: int | None = None
     sample_numel: int = 1
+    activations: int = 0
 
     def valid_cells(self, rows: Tensor, x: Tensor) -> Tensor | None:
         """``(chunk, T, 1)`` bool: which time steps of the chunk's rows are valid (None when
@@ -111,6 +113,7 @@ class Method:
     resolve: ResolveFn | None = field(default=None, compare=False, repr=False)
     run_all: RunAllFn | None = field(default=None, compare=False, repr=False)
     row_elements: RowElementsFn | None = field(default=None, compare=False, repr=False)
+    passes: bool = True  # row_elements counts model passes (their activations add to the cost)
 
     @property
     def accepted(self) -> tuple[str, ...]:

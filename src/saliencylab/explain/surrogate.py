@@ -498,7 +498,7 @@ SURROGATE_METHODS: tuple[Method, ...] = (
                   "n_segments": 50, "baseline": "zero", "perturbations_per_eval": 50,
                   "implementation": "batched"},
         options=("feature_mask",), sampling=True, references=("OBJ",),
-        run=_LIME_RUN, resolve=_LIME_RESOLVE, row_elements=_surrogate_elements,
+        run=_LIME_RUN, resolve=_LIME_RESOLVE, row_elements=_surrogate_elements, passes=False,
     ),
     Method(
         "kernel_shap", "perturbation",
@@ -510,5 +510,6 @@ SURROGATE_METHODS: tuple[Method, ...] = (
                   "perturbations_per_eval": 50, "implementation": "batched"},
         options=("feature_mask",), sampling=True, references=("OBJ",),
         run=_KERNEL_SHAP_RUN, resolve=_KERNEL_SHAP_RESOLVE, row_elements=_surrogate_elements,
+        passes=False,
     ),
 )
