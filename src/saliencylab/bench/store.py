@@ -550,8 +550,8 @@ class ResultStore:
             per_sample: optional ``{metric: array}`` of per-sample scores (numpy or torch);
                 NaN marks a sample where the metric is undefined, inf is refused.
             started: start time (epoch seconds); default ``now - duration``.
-            worker: who computed it; default this host and process (the driver passes its
-                claim owner).
+            worker: who computed it; default this host and process (the driver passes where
+                the cell ran: ``host:pid``, with the Ray node on a cluster).
             status: ``"finished"`` or ``"not_applicable"`` (a cell that cannot apply to its
                 model or data, recorded so a restart does not try it again).
             note: free text, e.g. why a cell is not applicable.
