@@ -11,7 +11,8 @@ TSR's cost per series grows with T itself (T masked copies, plus F per relevant 
 T-exponent is measured against T * (work per row) and its expected value is about 2 in T alone;
 the table prints both.
 
-    python benchmarks/scaling.py                 # F = 10, 1 thread
+    python benchmarks/scaling.py                 # F = 10, 1 thread (TSR in T up to 200)
+    python benchmarks/scaling.py --tsr-long      # TSR at T = 800 too (many minutes)
     python benchmarks/scaling.py --smoke         # N in {4, 8, 16}, T in {10, 20, 40}: seconds
 """
 
@@ -61,6 +62,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--tsr-long", action="store_true",
+                        help="time TSR at T = 800 too (T masked copies of 800 steps: many "
+                             "minutes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.smoke:
@@ -80,13 +84,15 @@ def main() -> None:
         "ground-truth evaluation": _groundtruth,
     }
     print(f"TCN, F = {f}, {torch.get_num_threads()} torch thread(s), best of {args.repeat}")
-    for axis, sizes in (("N", ns), ("T", ts)):
+    for axis, axis_sizes in (("N", ns), ("T", ts)):
         fixed = f"T = {t_fixed}" if axis == "N" else f"N = {n_fixed}"
         print(f"\nscaling in {axis} ({fixed})")
-        print(f"{'method':<34}" + "".join(f"{axis + '=' + str(s):>11}" for s in sizes)
+        print(f"{'method':<34}" + "".join(f"{axis + '=' + str(s):>11}" for s in axis_sizes)
               + f"{'exponent':>10}{'last/first':>12}{'linear':>9}")
         for name, case in cases.items():
-            times = []
+            times, sizes = [], axis_sizes
+            if name.startswith("tsr") and axis == "T" and not args.tsr_long:
+                sizes = [v for v in sizes if v <= 200] or sizes[:1]  # ~T^2: minutes at 800
             for size in sizes:
                 n, t = (size, t_fixed) if axis == "N" else (n_fixed, size)
                 model = build_model("tcn", n_features=f, n_time=t, seed=0).eval()
@@ -102,7 +108,8 @@ def main() -> None:
             if name.startswith("tsr") and axis == "T":
                 k_row = _exponent(sizes, [s / size for s, size in zip(times, sizes, strict=True)])
                 note = f"  (per masked copy: exponent {k_row:.2f})"
-            print(f"{name:<34}" + "".join(f"{s:>10.3f}s" for s in times)
+            gap = " " * 11 * (len(axis_sizes) - len(times))
+            print(f"{name:<34}" + "".join(f"{s:>10.3f}s" for s in times) + gap
                   + f"{k:>10.2f}{growth:>11.1f}x{linear:>8.0f}x" + note, flush=True)
     print("\nexponent: slope of log(time) against log(size); 1.0 is linear; last/first: the "
           "time ratio between the largest and smallest size, linear: the size ratio")

@@ -42,14 +42,14 @@ def build_tcn(n_time: int = N_TIME, n_features: int = N_FEATURES) -> tuple[nn.Mo
 
 
 def naive_tsr(attribute, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Reference loop (paper defaults: mask with x[0, 0], alpha = mean Delta, delta = 0 below
+    """Reference loop (paper defaults: mask with 0, alpha = mean Delta, delta = 0 below
     alpha): 1 + T + (#relevant t) * F attribution calls of one input each, per sample."""
     out = torch.zeros_like(x)
     n, n_time, n_feat = x.shape
     for b in range(n):
         xb, tb = x[b : b + 1], target[b : b + 1]
         base = attribute(xb, tb).detach()
-        fill = float(xb[0, 0, 0])
+        fill = 0.0  # X-bar = 0 of [TSB] Algorithm 1
         big = torch.zeros(n_time, dtype=x.dtype)
         for t in range(n_time):
             masked = xb.clone()

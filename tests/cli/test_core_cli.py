@@ -163,3 +163,13 @@ def test_segmentation_model_with_per_step_targets_and_localization_in_bench(tmp_
     with np.load(next((tmp_path / "examples").glob("*.npz"))) as ex:
         assert ex["y"].ndim == 2 and ex["saliency"].shape == ex["x"].shape
     assert torch.isfinite(torch.tensor([c[("localization", "mean")] for c in rows.values()])).all()
+
+
+def test_bench_help_names_every_preset():
+    from saliencylab.bench.config import EXPERIMENTS, PRESETS
+
+    text = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "400"}).output
+    text = " ".join(text.replace("│", " ").split())
+    for name in [*PRESETS, *EXPERIMENTS]:
+        base = name.removesuffix("-full")
+        assert base in text, name

@@ -74,8 +74,12 @@ def test_registry_lists_sources_by_kind():
     assert seg["SyntheticSegmentation"].task == "segmentation"
     assert seg["SyntheticSegmentation"].has_groundtruth
     assert seg["ToolTracking"].needs_data_dir and seg["ToolTracking"].task == "segmentation"
-    assert [s.name for s in list_sources("image")] == ["digits"]
-    assert len(list_sources()) == 10 + 3 + len(SHIPPED_DATASETS) + 2 + 1
+    assert [s.name for s in list_sources("image")] == [
+        "digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "image-folder", "digits-ts",
+        "mnist-ts"]
+    assert [s.name for s in list_sources("text")] == [
+        "SyntheticText", "movies", "fever", "esnli", "boolq", "multirc", "cose", "scifact"]
+    assert len(list_sources()) == 10 + 3 + len(SHIPPED_DATASETS) + 2 + 8 + 8
     with pytest.raises(UnknownNameError, match="did you mean 'synthetic'"):
         list_sources("synthtic")
 

@@ -187,3 +187,49 @@ def test_works_under_no_grad() -> None:
     with torch.no_grad():
         res = learn_masks(net, x, 0, pool, steps=3, return_history=True)
     assert not torch.equal(res.history[0], res.history[-1])
+
+
+# -- ensembles of disjoint masks ([CS] Appendix D.3) ---------------------------------------------
+
+
+class _TwoRegions(torch.nn.Module):
+    """Class 1 when either corner block of a 4 x 4 image is bright: each block alone suffices."""
+
+    def forward(self, x):
+        a, b = x[:, 0, :2, :2].mean((1, 2)), x[:, 0, 2:, 2:].mean((1, 2))
+        z = 8 * (a + b) - 4
+        return torch.stack([-z, z], 1)
+
+
+def _ensemble(lambda_disjoint, batch_size=None):
+    x = torch.zeros(2, 1, 4, 4)
+    x[:, 0, :2, :2] = 1
+    x[:, 0, 2:, 2:] = 1
+    pool = torch.zeros(8, 1, 4, 4)  # dark distractors: only the kept pixels give evidence
+    return learn_masks(_TwoRegions(), x, torch.tensor([1, 1]), pool, steps=150, lr=0.1,
+                       lambda_l1=0.02, n_distractors=2, ensemble=2,
+                       lambda_disjoint=lambda_disjoint, batch_size=batch_size)
+
+
+def test_ensemble_members_are_pushed_apart_and_averaged():
+    apart, free = _ensemble(5.0), _ensemble(0.0)
+    assert apart.members.shape == (2, 2, 1, 4, 4) and apart.masks.shape == (2, 1, 4, 4)
+    assert torch.allclose(apart.masks, apart.members.mean(1))
+
+    def overlap(r):
+        m = r.members.flatten(2)
+        return float((m[:, 0] * m[:, 1]).sum(1).mean())
+
+    assert overlap(apart) < 0.5 * overlap(free)
+    assert float(apart.probability.min()) > 0.5  # each ensemble still validates the label
+    # members are independent of chunking, like single masks
+    again = _ensemble(5.0, batch_size=2)
+    assert torch.allclose(again.members, apart.members, atol=1e-6)
+
+
+def test_ensemble_options_are_checked():
+    x, pool = torch.zeros(1, 1, 4, 4), torch.zeros(4, 1, 4, 4)
+    with pytest.raises(ConfigError, match="ensemble"):
+        learn_masks(_TwoRegions(), x, 1, pool, steps=1, ensemble=0)
+    with pytest.raises(ConfigError, match="lambda_disjoint"):
+        learn_masks(_TwoRegions(), x, 1, pool, steps=1, ensemble=2, lambda_disjoint=-1.0)

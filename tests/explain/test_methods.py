@@ -98,6 +98,7 @@ def test_registry_metadata() -> None:
         "gradient_shap", "smoothgrad", "guided_backprop", "gradcam", "guided_gradcam", "lrp",
         "lime", "kernel_shap", "occlusion", "feature_ablation", "feature_permutation",
         "shapley_value_sampling", "learned_mask", "random", "feature_permuted_random",
+        "tsb_random",
     }
     assert METHODS["gradient_shap"].defaults["stdevs"] == 0.09
     assert METHODS["smoothgrad"].defaults["n_samples"] == 5
@@ -105,7 +106,8 @@ def test_registry_metadata() -> None:
     assert METHODS["lrp"].defaults["epsilon"] == 1e-9
     assert METHODS["lime"].defaults["kernel_width"] == 5.0
     assert "conv_layer" in METHODS["gradcam"].needs
-    assert set(methods_for(family="random")) == {"random", "feature_permuted_random"}
+    assert set(methods_for(family="random")) == {"random", "feature_permuted_random",
+                                                 "tsb_random"}
     with pytest.raises(UnknownNameError, match="gradient_x_input"):
         get_method("saliency")
 

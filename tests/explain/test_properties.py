@@ -247,6 +247,7 @@ SAMPLING = {
     "feature_permutation": {},
     "random": {},
     "feature_permuted_random": {},
+    "tsb_random": {"candidates": ["gradient", "gradient_x_input", "integrated_gradients"]},
     "learned_mask": {"steps": 5},
 }
 

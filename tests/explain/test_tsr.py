@@ -101,7 +101,7 @@ def naive_tsr(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    mask_value="first",
+    mask_value="zero",
     threshold="mean",
     alpha=None,
     quantile=0.55,
@@ -461,6 +461,36 @@ def test_explicit_option_beats_quirks() -> None:
     assert res.options["below_threshold"] == 0.0 and res.options["normalize_time"] is True
     slow = naive_tsr(attribute, x, y, **dict(QUIRKS, below_threshold=0.0))
     torch.testing.assert_close(res.attributions, slow, atol=1e-5, rtol=1e-5)
+
+
+def _masked_cell_values(**options) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The values TSR writes into the masked cells of each masked copy (one sample whose first
+    element is 7 and whose other cells are 1), and the effective options."""
+    x = torch.ones(1, 4, 2, dtype=DT)
+    x[0, 0, 0] = 7.0
+    written: list[torch.Tensor] = []
+
+    def attribute(rows: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        changed = rows != x  # cells that differ from the input (rows with a masked cell)
+        written.append(rows[changed])
+        return rows.abs() * torch.arange(1.0, 9.0, dtype=DT).reshape(1, 4, 2)
+
+    res = temporal_saliency_rescaling(attribute, x, 0, alpha=-1.0, return_details=True,
+                                      **options)
+    return x, torch.cat(written), res.options
+
+
+def test_paper_mask_is_zero_and_first_element_is_the_reference_option() -> None:
+    # [TSB] Algorithm 1 masks with X-bar = 0; the released code with the sample's x[0, 0].
+    _, paper, opts = _masked_cell_values()
+    assert opts["mask_value"] == "zero"
+    assert paper.numel() > 0 and (paper == 0).all()  # the old default would write 7
+    _, ref, opts = _masked_cell_values(reference_quirks=True)
+    assert opts["mask_value"] == "first" and ref.numel() > 0 and (ref == 7).all()
+    _, explicit, _ = _masked_cell_values(mask_value="first")
+    assert (explicit == 7).all()
+    _, forced, opts = _masked_cell_values(reference_quirks=True, mask_value="zero")
+    assert opts["mask_value"] == "zero" and (forced == 0).all()
 
 
 def test_float32_and_empty_batch() -> None:

@@ -88,7 +88,7 @@ def test_mass_rule_hand_example():
     assert m == [
         [0, 0, 0, 0],  # d = 0: empty set
         [1, 0, 0, 0],  # 4 >= 1
-        [1, 0, 0, 0],  # 4 >= 4 exactly (tolerance absorbs 0.4 * 10 round-off)
+        [1, 0, 0, 0],  # 4 >= 4 exactly (0.4 * 10 is 4.0 in float64)
         [1, 1, 0, 0],  # 7 >= 5
         [1, 1, 0, 0],  # 7 >= 7 exactly
         [1, 1, 1, 0],  # 9 >= 8
@@ -96,9 +96,25 @@ def test_mass_rule_hand_example():
     ]
 
 
+def test_mass_rule_is_exact_at_the_old_tolerance_boundary():
+    # The top cell holds 0.4999999 of a total of 1: 2e-7 (relative) short of d = 0.5. The
+    # smallest top set whose sum reaches 50 % is the top two cells; a relative 1e-6 early stop
+    # (the old rule) takes the top cell alone.
+    s = torch.tensor([[0.4999999, 0.4999999, 2e-7]], dtype=torch.float64)
+    assert float(s.sum()) == 1.0
+    assert mass_top_mask(s, [0.5])[0, 0].tolist() == [True, True, False]
+    assert mass_top_mask(s, [0.5], rtol=1e-6)[0, 0].tolist() == [True, False, False]
+    # a set that reaches the threshold exactly is enough: no cell more
+    even = torch.tensor([[0.5, 0.25, 0.25]], dtype=torch.float64)
+    assert mass_top_mask(even, [0.5])[0, 0].tolist() == [True, False, False]
+    assert mass_top_mask(even, [0.75])[0, 0].tolist() == [True, True, False]
+
+
 def test_mass_rule_is_mass_not_count():
     # One dominant cell carries 90 % of the mass: d = 0.9 needs one cell, not 90 % of cells.
-    s = torch.tensor([[9.0] + [1.0 / 9] * 9])
+    # (1/8, not float32's inexact 1/9: the exact rule compares the stored numbers, and nine
+    # float32 1/9s sum to 1 + 7e-9, leaving the top cell just short of 90 %.)
+    s = torch.tensor([[9.0] + [1.0 / 8] * 8])
     assert mass_top_mask(s, [0.9])[0, 0].sum() == 1
     assert mass_top_mask(s, [0.91])[0, 0].sum() == 2
 
@@ -125,7 +141,7 @@ def test_mass_rule_matches_brute_force_over_subsets():
         total = sum(v)
         order = sorted(range(len(v)), key=lambda i: -v[i])
         for j, d in enumerate(fractions):
-            need = d * total * (1 - 1e-6)
+            need = d * total  # the exact rule: no tolerance
             # brute force: the smallest cardinality of any subset reaching d of the mass ...
             best = min(len(sub) for r in range(len(v) + 1)
                        for sub in itertools.combinations(range(len(v)), r)

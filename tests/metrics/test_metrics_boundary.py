@@ -60,6 +60,15 @@ BAD_OPTIONS = [
     ("localization", {"theta": -0.1}, r"theta must be in \[0, 1\), got -0.1"),
     ("localization", {"alpha": 2.0}, r"alpha must be in \[0, 1\], got 2.0"),
     ("localization", {"background": 0.5}, r"background must be the int label"),
+    ("vanishing", {"saliency": "logits"}, r"saliency must be one of softmax_gradient, maps, "
+                                          r"got 'logits'"),
+    ("eraser", {"bins": [0.0, 0.5]}, r"bins must be fractions in \(0, 1\], got 0.0"),
+    ("eraser", {"pad_id": -1}, r"pad_id must be a non-negative int, got -1"),
+    ("rationale", {"k_fraction": 1.5}, r"k_fraction must be None or a fraction in \(0, 1\], "
+                                       r"got 1.5"),
+    ("accuracy_drop", {"fractions": [0.5, 1.5]}, r"fractions must be values in \[0, 1\]"),
+    ("insertion_blur", {"sigma": 0}, r"sigma \(the blur's standard deviation in pixels\) must "
+                                     r"be a positive number, got 0"),
 ]
 
 

@@ -187,19 +187,26 @@ def test_resolve_all_groups_case_and_duplicates():
     base = ["sanity", "faithfulness", "inter_class_sensitivity", "robustness", "stability"]
     cs = ["completeness", "soundness", "deletion", "insertion", "saliency_metric"]
     gt = ["aup", "aur", "aupr", "accuracy_auc"]
-    assert resolve_metrics("all", **kw()) == base + cs
+    ica = ["wjac", "euc"]  # [ICA]: need the ground truth, not a background
+    dist = ["decay_rate", "top10_share"]  # [TSB] Figure 3: any map
+    pix = ["pix_time_feature", "pix_time_only", "pix_feature_only", "pix_neither"]  # Figure 8
+    assert resolve_metrics("all", **kw()) == base + cs + dist
     assert resolve_metrics("all", **kw(has_groundtruth=True, has_background=True)) == \
-        base + gt + cs
-    assert resolve_metrics("all", **kw(has_groundtruth=True)) == base + cs  # no background
+        base + gt + cs + ica + dist + pix
+    assert resolve_metrics("all", **kw(has_groundtruth=True)) == base + cs + ica + dist + pix
     assert resolve_metrics("all", **kw(modality="image")) == \
-        ["sanity", "inter_class_sensitivity", "robustness", *cs]
+        ["sanity", "inter_class_sensitivity", "robustness", *cs, "accuracy_drop_iid",
+         "accuracy_drop_ood", "insertion_blur", *dist]
     assert resolve_metrics("all", **kw(task="segmentation")) == ["localization"]
     assert resolve_metrics(" Certification , SANITY,sanity", **kw()) == \
         [*METRIC_GROUPS["certification"], "sanity"]
     assert resolve_metrics(["groundtruth", "aup"], **kw(has_groundtruth=True,
                                                          has_background=True)) == gt
-    with pytest.raises(NotApplicableError, match="no metric applies"):
-        resolve_metrics("all", **kw(modality="text"))
+    assert resolve_metrics("all", **kw(modality="text")) == ["comprehensiveness", "sufficiency"]
+    assert resolve_metrics("all", **kw(modality="text", has_groundtruth=True)) == \
+        ["comprehensiveness", "sufficiency", "token_f1", "token_auprc"]
+    with pytest.raises(NotApplicableError, match="no metric applies"):  # text has no segments
+        resolve_metrics("all", **kw(modality="text", task="segmentation"))
     with pytest.raises(ConfigError, match="no metrics"):
         resolve_metrics(" , ", **kw())
 

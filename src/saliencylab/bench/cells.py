@@ -18,8 +18,11 @@ setting never reuses a stale result.
 from __future__ import annotations
 
 import io
+import os
+import socket
+import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +31,7 @@ from torch import nn
 
 from saliencylab.bench.config import TRAININGS, source_of
 from saliencylab.data import Dataset, load_dataset
-from saliencylab.errors import ConfigError, UnknownNameError
+from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
 from saliencylab.explain import explain
 from saliencylab.metrics import MetricContext, make_explain_fn, score
 from saliencylab.models import build_model_for
@@ -37,6 +40,7 @@ from saliencylab.train import (
     SaliencyGuided,
     Traditional,
     TrainConfig,
+    fine_tune,
     fit,
     make_checkpoint,
     model_from_checkpoint,
@@ -151,9 +155,15 @@ class EvalTask:
         return "eval-" + stable_hash({**asdict(self), "train": self.train.key})
 
     def describe(self) -> dict[str, Any]:
-        return {**self.train.describe(), "method": self.name, "base_method": self.method,
-                "tsr": self.tsr, "train_key": self.train.key, "model_key": self.model_key,
-                "split": self.evaluation.get("split", "test"), "metrics": list(self.metrics)}
+        out = {**self.train.describe(), "method": self.name, "base_method": self.method,
+               "tsr": self.tsr, "train_key": self.train.key, "model_key": self.model_key,
+               "split": self.evaluation.get("split", "test"), "metrics": list(self.metrics)}
+        if self.method == "tsb_random":  # [TSB] §4.3: which method the seed picked
+            from saliencylab.explain.baselines import TSB_CANDIDATES, picked_method
+
+            out["picked_method"] = picked_method(
+                self.train.seed, self.method_params.get("candidates", TSB_CANDIDATES))
+        return out
 
 
 @dataclass
@@ -165,14 +175,33 @@ class CellOutput:
     checkpoint: dict[str, Any] | None = None
     per_sample: dict[str, np.ndarray] = field(default_factory=dict)
     examples: bytes | None = None
+    worker: str = field(default_factory=lambda: computed_on())
+    status: str = "finished"  # or "not_applicable": the method does not apply to the model
+    note: str | None = None
+
+
+def computed_on() -> str:
+    """Where a cell runs: ``host:pid``, plus ``:ray-node-ID`` inside a Ray worker (on one
+    machine several Ray nodes share the host name)."""
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        where += f":ray-node-{ray.get_runtime_context().get_node_id()[:12]}"
+    return where
 
 
 def procedure_for(task: TrainTask, data: Dataset) -> Traditional | Segmentation | SaliencyGuided:
     """The training procedure of ``task`` on ``data``."""
     if task.training == "saliency_guided":
+        if data.modality == "text":  # token ids: the [SGT-supp] text masking of valid tokens
+            from saliencylab.train.text import text_saliency_guided
+
+            return text_saliency_guided(data, **task.sgt)
         return SaliencyGuided(**task.sgt)
     # Traditional training of a segmenter: cross-entropy over every time step.
-    return Segmentation() if data.task == "segmentation" else Traditional()
+    if data.task == "segmentation":
+        return Segmentation(loss=TrainConfig(**task.train).segmentation_loss)
+    return Traditional()
 
 
 def run_train_cell(task: TrainTask) -> CellOutput:
@@ -185,6 +214,12 @@ def run_train_cell(task: TrainTask) -> CellOutput:
     model = build_model_for(task.model, data, **task.model_kwargs)
     config = TrainConfig(seed=task.seed, device="auto", **task.train)
     result = fit(model, data, config, procedure_for(task, data), progress=False)
+    if task.training == "fine_tuned":  # [SGT] supplement: SGT continued from the trained weights
+        first = result
+        sgt = procedure_for(replace(task, training="saliency_guided"), data)  # text: token masking
+        result = fine_tune(result.model, data, config, sgt, progress=False)
+        result.seconds += first.seconds
+        result.epoch_seconds = [*first.epoch_seconds, *result.epoch_seconds]
     checkpoint = make_checkpoint(result.model, data_config=data.config, data_spec=data.spec,
                                  task=asdict(task), train_config=config,
                                  procedure=result.procedure, metrics=result.metrics())
@@ -257,18 +292,24 @@ def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
     part = getattr(data, evaluation.get("split", "test"))
     n = min(int(evaluation.get("n_samples", 100)), len(part))
     part = part.take(slice(0, n))
-    batch_size = evaluation.get("batch_size", 256)
+    batch_size = evaluation.get("batch_size")  # None: chunks sized by the memory budget
 
     device = model_device(model)  # the split stays on the CPU for the examples file
     x, y = part.x.to(device), part.y.to(device)
-    valid = None if part.valid_mask is None else part.valid_mask.to(device)
+    # Text maps are zero on padding by the models' construction; explain's valid= is for series.
+    valid = (None if part.valid_mask is None or data.modality == "text"
+             else part.valid_mask.to(device))
     t0 = time.perf_counter()
-    with blas_threads():
-        explanation = explain(model, x, explain_targets(data, part).to(device),
-                              method=task.method, seed=task.train.seed,
-                              postprocess=evaluation.get("postprocess", "tsb"),
-                              tsr=True if task.tsr else None, batch_size=batch_size,
-                              valid=valid, **resolved_params(task, data, device))
+    try:
+        with blas_threads():
+            explanation = explain(model, x, explain_targets(data, part).to(device),
+                                  method=task.method, seed=task.train.seed,
+                                  postprocess=evaluation.get("postprocess", "tsb"),
+                                  tsr=True if task.tsr else None, batch_size=batch_size,
+                                  valid=valid, **resolved_params(task, data, device))
+    except NotApplicableError as exc:  # e.g. GradCAM on a model without convolutions
+        return CellOutput(rows=[], seconds=time.perf_counter() - start,
+                          status="not_applicable", note=str(exc))
     saliency = explanation.attributions.detach()
     rows: list[tuple[str, str, float]] = [("explain_seconds", "value",
                                            time.perf_counter() - t0)]

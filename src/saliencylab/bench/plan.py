@@ -33,7 +33,7 @@ from saliencylab.bench.cells import (
     resolved_params,
 )
 from saliencylab.bench.config import GridConfig, cell_metrics
-from saliencylab.errors import ConfigError, SaliencyLabError, prefixed
+from saliencylab.errors import ConfigError, NotApplicableError, SaliencyLabError, prefixed
 from saliencylab.explain import explain
 from saliencylab.metrics import score
 from saliencylab.models import build_model_for
@@ -76,9 +76,9 @@ def train_tasks(grid: GridConfig) -> list[TrainTask]:
                             seed=seed, data=grid.data_options(dataset),
                             data_dir=grid.data_dir_for(dataset),
                             model_kwargs=dict(grid.model_kwargs.get(model, {})),
-                            train=grid.train.model_dump(),
-                            sgt=grid.sgt.for_dataset(dataset)
-                            if training == "saliency_guided" else {},
+                            train=grid.train.model_dump(exclude_none=True),
+                            sgt=grid.sgt.for_dataset(dataset, model)
+                            if training in ("saliency_guided", "fine_tuned") else {},
                         ))
     return out
 
@@ -148,8 +148,11 @@ def _dry_run(task: TrainTask, evals: list[EvalTask]) -> None:
             params = resolved_params(e, data, torch.device("cpu"))
             maps = explain(model, x, explain_targets(data, part), e.method, seed=task.seed,
                            postprocess=e.evaluation.get("postprocess", "tsb"),
-                           valid=part.valid_mask,  # TSR takes no grid parameters
+                           # TSR takes no grid parameters; text maps skip padding
+                           valid=None if data.modality == "text" else part.valid_mask,
                            **params).attributions.detach()
+        except NotApplicableError:  # the run records the cell as not applicable
+            continue
         except SaliencyLabError as exc:
             raise prefixed(exc, where) from None
         if not e.metrics:

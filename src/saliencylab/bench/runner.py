@@ -351,7 +351,8 @@ class _Driver:
 
     def _store(self, task: TrainTask | EvalTask, kind: str, out, **extra: Any) -> None:
         if self.store.write_cell(task.key, kind, task.describe(), out.rows,
-                                 duration=out.seconds, worker=out.worker, **extra):
+                                 duration=out.seconds, worker=out.worker,
+                                 status=out.status, note=out.note, **extra):
             self.ran.add(task.key)
         else:  # another process stored it first (it took the claim over after it expired)
             self.seen_done.add(task.key)

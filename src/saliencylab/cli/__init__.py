@@ -36,7 +36,7 @@ def _global_options(
 
 
 # Command modules, in the order their commands appear in --help.
-_COMMAND_MODULES = ("data", "train", "explain", "evaluate", "bench", "convert")
+_COMMAND_MODULES = ("data", "train", "explain", "evaluate", "bench", "reproduce", "convert")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -20,10 +20,14 @@ results_app = typer.Typer(help="Read a run's results store.", no_args_is_help=Tr
 
 def bench(
     preset: str = typer.Option(
-        None, help="grid: quick (default), vanishing, paper-gaussian, paper, quality; "
-        "experiment: certify, certify-full"),
+        None, help="grid: quick (default); the papers' tables vanishing, tsb-table1, "
+        "tsb-figure3, tsb-figure8, sgt-table2, segmentation (each also NAME-full, the paper's "
+        "scale); paper-gaussian, paper, quality, localization, text-quick, eraser; "
+        "experiment: certify, certify-full, images-quick, mnist (needs --data-dir)"),
     config: Path = typer.Option(None, help="grid YAML (may name `preset:` and override it)"),
     run_dir: Path = typer.Option(None, help="run directory (default runs/<grid name>)"),
+    data_dir: Path = typer.Option(None, help="folder of the folder-backed sources (overrides "
+                                  "the grid's data_dir; the mnist preset's IDX files)"),
     executor: str = typer.Option("local", help="local or ray"),
     workers: int = typer.Option(0, min=0, help="local process-pool size (0/1 = in-process)"),
     address: str = typer.Option(None, help="Ray cluster address (default: a local Ray)"),
@@ -43,9 +47,10 @@ def bench(
     from saliencylab.bench.runner import run_grid
 
     if preset in EXPERIMENTS:
-        _run_experiment(preset, run_dir)
+        _run_experiment(preset, run_dir, data_dir)
         return
-    grid = load_config(config, preset)
+    grid = load_config(config, preset, **({} if data_dir is None else
+                                          {"data_dir": str(data_dir)}))
     run_dir = run_dir or Path("runs") / grid.name
     if check:
         plan = check_grid(grid)
@@ -83,15 +88,31 @@ def _cells(n: int) -> str:
     return f"{n} cell" if n == 1 else f"{n} cells"
 
 
-def _run_experiment(preset: str, run_dir: Path | None) -> None:
-    """Presets that are experiments with their own runner (the [CS] certification)."""
+def _run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = None) -> None:
+    """Presets that are experiments with their own runner (the [CS] certification, the [SGT]
+    images)."""
     from saliencylab.bench.config import EXPERIMENTS
+    from saliencylab.errors import ConfigError
     from saliencylab.experiments.certify import run_certify
+    from saliencylab.experiments.images import ImagesSettings, run_images
 
     run_dir = run_dir or Path("runs") / preset
     quick = EXPERIMENTS[preset]["quick"]
+    images = EXPERIMENTS[preset].get("runner") == "images"
+    if images and not quick and data_dir is None:
+        raise ConfigError(f"preset {preset} reads MNIST: pass --data-dir DIR with the IDX files "
+                          "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte, "
+                          "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)")
+    if data_dir is not None and not (images and not quick):
+        raise ConfigError(f"preset {preset} reads no folder; --data-dir applies to grids and "
+                          "the mnist preset")
     console.print(f"[bold]bench[/] {preset}: {EXPERIMENTS[preset]['description']} -> {run_dir}")
-    page = run_certify(run_dir, quick=quick)
+    if images:
+        settings = (ImagesSettings.quick() if quick else
+                    ImagesSettings(dataset="mnist", data_dir=str(data_dir)))
+        page = run_images(run_dir, settings, progress=True)
+    else:
+        page = run_certify(run_dir, quick=quick)
     console.print(f"report: [bold]{page}[/]")
 
 
@@ -114,7 +135,7 @@ def results_show(
 
     with _open_store(run_dir) as store:
         trains = train_table(store)
-        evals = with_diffs(eval_table(store))
+        evals = with_diffs(eval_table(store), _random_baseline(run_dir))
     described = {"key", "dataset", "process", "model", "training", "seed", "method",
                  "base_method", "tsr", "train_key", "model_key", "split", "metrics"}
     available = [c for c in evals.columns if c not in described and not c.startswith("diff_")]
@@ -135,6 +156,15 @@ def results_export(
     """Export the results store to CSV or Parquet."""
     with _open_store(run_dir) as store:
         console.print(f"wrote {store.export(out, table=table)}")
+
+
+def _random_baseline(run_dir: Path) -> str:
+    """The method the run's Diff columns subtract (its grid's ``random_baseline``)."""
+    import yaml
+
+    grid_file = Path(run_dir) / "grid.yaml"
+    grid = yaml.safe_load(grid_file.read_text()) if grid_file.is_file() else {}
+    return (grid or {}).get("random_baseline") or "random"
 
 
 def _open_store(run_dir: Path):

@@ -190,18 +190,19 @@ def _print_results(results: dict[str, dict[tuple[str, str], float]], names: tupl
                    title: str) -> None:
     from saliencylab.metrics import higher_is_better
 
+    # one row per metric: a grid has few methods and, with --metrics all, many metrics
     table = Table(title=title)
-    table.add_column("method", no_wrap=True)
+    table.add_column("metric", no_wrap=True)
+    for method in results:
+        table.add_column(method, justify="right")
     for m in names:
-        table.add_column(m if higher_is_better(m) else f"{m} ↓", justify="right")
-    for method, rows in results.items():
         cells = []
-        for m in names:
+        for rows in results.values():
             mean = rows.get((m, "mean"), rows.get((m, "value"), math.nan))
             se = rows.get((m, "se"), math.nan)
             cells.append("–" if math.isnan(mean) else f"{mean:.3f}" + (
                 "" if math.isnan(se) else f" ± {se:.3f}"))
-        table.add_row(method, *cells)
+        table.add_row(m if higher_is_better(m) else f"{m} ↓", *cells)
     console.print(table)
 
 

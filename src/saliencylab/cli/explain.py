@@ -80,6 +80,29 @@ def plot_explanation(x, mask, attribution, title: str, path: Path) -> Path:
     return path
 
 
+def write_token_page(data, part, attributions, title: str, path: Path) -> Path:
+    """One HTML page of the explained documents, each token shaded by its saliency and the
+    rationale (where the data has one) underlined; every token escaped."""
+    import html
+
+    from saliencylab.data.text import vocabulary_of
+    from saliencylab.report.text import highlight_tokens
+
+    vocab = vocabulary_of(data)
+    lengths = part.valid_mask.sum(1).tolist() if part.valid_mask is not None else None
+    blocks = []
+    for i in range(attributions.shape[0]):
+        n_tok = int(lengths[i]) if lengths is not None else attributions.shape[1]
+        tokens = vocab.decode(part.x[i, :n_tok].tolist())
+        rationale = None if part.mask is None else part.mask[i, :n_tok].numpy()
+        blocks.append(f"<p><b>sample {i}, label {int(part.y[i])}</b><br>"
+                      + highlight_tokens(tokens, attributions[i, :n_tok].numpy(), rationale)
+                      + "</p>")
+    path.write_text(f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                    f"<h1>{html.escape(title)}</h1>" + "\n".join(blocks))
+    return path
+
+
 def explain_cmd(
     checkpoint: Path = typer.Option(..., exists=True, dir_okay=False, help="a saved model"),
     method: str = typer.Option("gradient", help="see `saliencylab methods`"),
@@ -139,7 +162,9 @@ def explain_cmd(
     count = len(part)
     device = model_device(model)
     x = part.x.to(device)
-    valid = None if part.valid_mask is None else part.valid_mask.to(device)
+    # text maps are zero on padding by the models' construction; valid= is for series
+    valid = (None if part.valid_mask is None or data.modality == "text"
+             else part.valid_mask.to(device))
     if target == "pred":
         with torch.no_grad():
             targets = model(x).argmax(-1)
@@ -167,7 +192,10 @@ def explain_cmd(
         labels=part.y.numpy(), targets=targets.cpu().numpy(), masks=masks.numpy(),
         metadata=np.array(json.dumps(metadata, default=str)),
     )
-    if plots:
+    if plots and data.modality == "text":  # token maps as highlighted text
+        write_token_page(data, part, attributions, f"{method} on {task.dataset}",
+                         out / "tokens.html")
+    elif plots:
         name = f"{method}{' + TSR' if tsr else ''}"
         for i in range(count):
             label = "" if part.y.dim() > 1 else f", label {int(part.y[i])}"

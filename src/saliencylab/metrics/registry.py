@@ -364,7 +364,8 @@ _ORDER = ("sanity", "faithfulness", "inter_class_sensitivity", "robustness", "st
           "groundtruth", "certification", "deletion", "insertion", "saliency_metric",
           "localization")
 for _module in ("sanity", "faithfulness", "sensitivity", "robustness", "stability", "groundtruth",
-                "certification", "games", "localization"):
+                "certification", "games", "localization", "accuracy_drop", "blur", "vanishing",
+                "eraser", "distribution"):
     importlib.import_module(f"saliencylab.metrics.{_module}")
 for _name in sorted(METRICS, key=lambda n: _ORDER.index(n) if n in _ORDER else len(_ORDER)):
     METRICS[_name] = METRICS.pop(_name)

@@ -2,8 +2,9 @@
 
 >>> model = build_model("lstm", n_features=3, n_time=10, hidden_size=8)
 >>> rebuilt = build_model(**model.config)   # same architecture
->>> sorted(list_models(kind="classifier"))
-['fcn', 'lstm', 'lstm_ica', 'tcn', 'tcn_obj', 'transformer']
+>>> sorted(list_models(kind="classifier"))  # doctest: +NORMALIZE_WHITESPACE
+['fcn', 'lstm', 'lstm_ica', 'series_cnn', 'tcn', 'tcn_bivariate', 'tcn_obj', 'tcn_reshaped',
+ 'tcn_univariate', 'transformer']
 >>> sorted(list_models(kind="segmenter"))
 ['bilstm_seg', 'utime']
 """
@@ -22,8 +23,15 @@ from saliencylab.errors import ConfigError, NotApplicableError, UnknownNameError
 from saliencylab.models.fcn import FCNClassifier, TCNObjClassifier
 from saliencylab.models.input_cell_attention import LSTMInputCellAttention
 from saliencylab.models.lstm import LSTMClassifier
+from saliencylab.models.resnet import VGG16, ResNet18, ResNet18ImageNet
 from saliencylab.models.segmentation import BiLSTMSegmenter, UTimeSegmenter
+from saliencylab.models.series_cnn import BivariateTCN, ReshapedTCN, SeriesCNN, UnivariateTCN
 from saliencylab.models.tcn import TCNClassifier
+from saliencylab.models.text import (
+    BiLSTMTextClassifier,
+    TransformerTextClassifier,
+    build_text_model_for,
+)
 from saliencylab.models.transformer import TransformerClassifier
 from saliencylab.models.vision import MnistCNN
 
@@ -91,6 +99,18 @@ MODELS: dict[str, ModelInfo] = {
         "2-conv CNN for small images (the MNIST network) [SGT]",
         kind="image_classifier",
         layout="(batch, channels, height, width)",
+    ),
+    "resnet18": ModelInfo(
+        ResNet18, "ResNet-18, CIFAR stem (3x3 conv, no pool); stem=imagenet for 7x7 + pool [SGT]",
+        kind="image_classifier", layout="(batch, channels, height, width)",
+    ),
+    "resnet18_imagenet": ModelInfo(
+        ResNet18ImageNet, "ResNet-18 with the ImageNet stem (7x7 stride-2 conv, 3x3 max-pool)",
+        kind="image_classifier", layout="(batch, channels, height, width)",
+    ),
+    "vgg16": ModelInfo(
+        VGG16, "VGG-16 (configuration D), last layer sized to the classes (BIRD) [SGT]",
+        kind="image_classifier", layout="(batch, channels, height, width)",
     ),
 }
 
@@ -169,10 +189,32 @@ def build_model(
         return info.constructor(**args)
 
 
+# [TSB] §6 / Figure 8: the series as an image (2-D CNN) and the TCN on reshaped series.
+MODELS["series_cnn"] = ModelInfo(
+    SeriesCNN, "2-D CNN on the series as a one-channel T x F image (3x3 conv-ReLU-pool blocks) "
+    "[TSB] §6")
+MODELS["tcn_reshaped"] = ModelInfo(
+    ReshapedTCN, "[TSB] TCN on the series reshaped into group-channel series (F/group * T "
+    "steps); maps stay (T, F) [TSB] §6")
+MODELS["tcn_univariate"] = ModelInfo(
+    UnivariateTCN, "[TSB] TCN on the F series concatenated into one (F * T steps) [TSB] §6")
+MODELS["tcn_bivariate"] = ModelInfo(
+    BivariateTCN, "[TSB] TCN on feature pairs concatenated in time (F/2 * T steps, 2 "
+    "channels) [TSB] §6")
+
+# Text classifiers on (batch, tokens) token ids ([SGT] Section 5.2), sized by build_model_for.
+MODELS["bilstm"] = ModelInfo(
+    BiLSTMTextClassifier, "embedding (GloVe) -> bidirectional LSTM -> linear, on token ids [SGT]",
+    kind="text_classifier", layout="(batch, tokens) token ids")
+MODELS["text_transformer"] = ModelInfo(
+    TransformerTextClassifier, "small pre-norm Transformer encoder on token ids, valid-token "
+    "mean -> linear", kind="text_classifier", layout="(batch, tokens) token ids")
+
 #: The model kinds that fit each (modality, task) of a dataset.
 _KIND_FOR_DATA = {("time_series", "classification"): "classifier",
                   ("time_series", "segmentation"): "segmenter",
                   ("image", "classification"): "image_classifier"}
+_KIND_FOR_DATA[("text", "classification")] = "text_classifier"
 
 
 def build_model_for(name: str, data: Any, *, seed: int | None = None, **kwargs: Any) -> nn.Module:
@@ -197,6 +239,8 @@ def build_model_for(name: str, data: Any, *, seed: int | None = None, **kwargs: 
         raise NotApplicableError(
             f"model {name!r} is a {info.kind} on {info.layout}; the data is {modality} "
             f"{task}, which takes: {', '.join(fitting) or 'no registered model'}")
+    if modality == "text":  # vocabulary and classes from the data, GloVe copied in
+        return build_text_model_for(build_model, name, data, seed=seed, **kwargs)
     if modality == "image":
         channels, height, width = data.input_shape
         kwargs = {"in_channels": channels, "image_size": (height, width), **kwargs}

@@ -27,7 +27,28 @@ def _image_size(value: Any) -> list[int]:
     return size
 
 
-class MnistCNN(nn.Module):
+class ImageClassifier(nn.Module):
+    """Base of the image models: ``(batch, in_channels, height, width)`` checked, logits out."""
+
+    name: ClassVar[str] = "image_model"
+    layout: ClassVar[str] = "(batch, channels, height, width)"
+    in_channels: int
+    image_size: list[int]
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ``ShapeError`` unless ``x`` is ``(batch, in_channels, height, width)``."""
+        expected = (self.in_channels, *self.image_size)
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ShapeError(
+                f"{self.name} expects input of shape {self.layout} = (B, {expected[0]}, "
+                f"{expected[1]}, {expected[2]}), got {got}"
+            )
+        if not x.is_floating_point():
+            raise InvalidDataError(f"{self.name} expects a floating-point input, got {x.dtype}")
+
+
+class MnistCNN(ImageClassifier):
     """The [SGT] MNIST CNN on ``(batch, channels, height, width)``, returning logits.
 
     Args:
@@ -48,7 +69,6 @@ class MnistCNN(nn.Module):
     """
 
     name: ClassVar[str] = "mnist_cnn"
-    layout: ClassVar[str] = "(batch, channels, height, width)"
 
     def __init__(
         self,
@@ -99,18 +119,6 @@ class MnistCNN(nn.Module):
     def feature_layer(self) -> nn.Module:
         """Module whose output is the last convolutional feature map (GradCAM target)."""
         return self.relu2
-
-    def check_input(self, x: torch.Tensor) -> None:
-        """Raise ``ShapeError`` unless ``x`` is ``(batch, in_channels, height, width)``."""
-        expected = (self.in_channels, *self.image_size)
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != expected:
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ShapeError(
-                f"{self.name} expects input of shape {self.layout} = (B, {expected[0]}, "
-                f"{expected[1]}, {expected[2]}), got {got}"
-            )
-        if not x.is_floating_point():
-            raise InvalidDataError(f"{self.name} expects a floating-point input, got {x.dtype}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -21,8 +21,10 @@ from saliencylab.bench.store import ResultStore
 from saliencylab.errors import SaliencyLabError
 from saliencylab.report import plots
 from saliencylab.report.findings import findings
+from saliencylab.report.images import image_section
 from saliencylab.report.quality import quality_section
 from saliencylab.report.tables import diff_table, eval_table, train_table, with_diffs
+from saliencylab.report.text import text_section
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
@@ -90,7 +92,10 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
                  "are replaced with fresh draws of the dataset's own background; AUP / AUR are "
                  "trapezoids of weighted precision / recall over d = 0.1…0.9 (at most 0.8). "
                  "Diff(AUP) = AUP(method) − AUP(" + html.escape(random_method) + ") of the same "
-                 "model. Models under 90 % test accuracy are marked; [TSB] excludes them.</p>")
+                 "model. Models under the grid's gate of "
+                 f"{100 * float((grid.get('train') or {}).get('min_test_accuracy', 0.95)):g} % "
+                 "test accuracy are marked (fit_to_interpret = 0); [TSB] §5 analyses models above "
+                 "95 %.</p>")
     if groundtruth:
         parts.append(measured)
 
@@ -121,7 +126,10 @@ def write_report(run_dir: str | Path, random_method: str | None = None) -> Path:
             parts.append(f"<h2>Precision / recall by {by}</h2><img src='pr_by_{by}.png'>")
 
     parts.append(quality)
-    examples = _examples(run_dir, store)
+    parts.append(image_section(run_dir, store, out))  # [SGT] images: empty for other runs
+    text = text_section(run_dir, store)  # [SGT] Table 1 and token maps of text cells
+    parts.append(text)
+    examples = [] if text else _examples(run_dir, store)
     if examples:
         plots.example_maps(examples, out / "examples.png")
         parts.append("<h2>Example saliency maps</h2><img src='examples.png'>")

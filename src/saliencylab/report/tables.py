@@ -44,12 +44,14 @@ def eval_table(store: ResultStore) -> pd.DataFrame:
         return frame
     keep = ID_COLUMNS + ["method", "train_key"]
     metrics = [c for c in frame.columns if c.endswith(("aup", "aur", "aupr")) or
-               c.startswith("accuracy_") or c == "clean_accuracy_pct"]
+               c.startswith("accuracy_") or c in ("clean_accuracy_pct", "wjac", "euc")]
     return frame[[c for c in keep if c in frame] + metrics]
 
 
 def with_diffs(evals: pd.DataFrame, random_method: str = "random") -> pd.DataFrame:
-    """Add Diff columns (``diff_aup``, ``diff_aur``, time/feature versions) per trained model."""
+    """Add Diff columns (``diff_aup``, ``diff_aur``, time/feature versions) per trained model,
+    and ``diff_baseline``: the method label the Diff columns subtract (``random``, or
+    ``tsb_random`` for the baseline of [TSB] §4.3)."""
     if evals.empty:
         return evals
     metrics = [c for c in evals.columns if c.endswith(("aup", "aur"))]
@@ -57,6 +59,7 @@ def with_diffs(evals: pd.DataFrame, random_method: str = "random") -> pd.DataFra
     out = evals.copy()
     for m in metrics:
         out[f"diff_{m}"] = out[m] - out["train_key"].map(base[m])
+    out["diff_baseline"] = random_method
     return out
 
 

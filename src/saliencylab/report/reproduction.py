@@ -1,0 +1,300 @@
+"""The reproduction page: the papers' tables next to ours, from the results stores.
+
+For every number of :func:`saliencylab.bench.paper_tables.paper_rows` (the papers' tables,
+written once with their paper and table), :func:`compare` finds the same quantity in the store
+of the preset that reproduces the table (``runs/<preset>/results.sqlite``): test accuracy from
+the train cells, AUP / AUR / AUPR / the accuracy-drop AUC / WJac / Euc from the eval cells and
+Diff(AUP) / Diff(AUR) against the grid's random baseline, averaged over seeds (and over the ten
+designs for [SGT] Table 2). Each comparison gets a verdict by the rule of :data:`RULE`.
+:func:`write_reproduction` writes the page (markdown), every row as CSV and a scatter plot of
+ours against the paper's; nothing on the page is typed by hand. [TSB] Figures 3 and 8 (no
+numbers in the paper) get one verdict each by their own rules (:mod:`saliencylab.report.figures`).
+
+Example:
+    >>> verdict(0.30, 0.33, "aup", under_gate=False)
+    'agrees'
+    >>> verdict(None, 0.30, "aup", under_gate=False)
+    'not comparable'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from saliencylab.bench.paper_tables import paper_rows
+from saliencylab.bench.store import DEFAULT_FILENAME, ResultStore
+from saliencylab.report.tables import _wide, with_diffs
+
+__all__ = ["RULE", "TABLE_PRESETS", "TOLERANCES", "compare", "verdict", "write_reproduction"]
+
+#: Which preset reproduces which table.
+TABLE_PRESETS: dict[str, str] = {
+    "[ICA] Table 1": "vanishing",
+    "[TSB] Table 1": "tsb-table1",
+    "[SGT] Table 2": "sgt-table2",
+    "[SGT-supp] Table 5": "sgt-table2",
+    "[SGT-supp] Table 6": "sgt-table2",
+    "[SGT-supp] Table 7": "sgt-table2",
+    "[SGT-supp] Table 8": "sgt-table2",
+    "[SGT-supp] Table 9": "sgt-table2",
+}
+#: Largest |ours - paper| that still agrees, by metric (percentage points for accuracies and
+#: the accuracy-drop AUC, absolute for the rest).
+TOLERANCES: dict[str, float] = {"test_accuracy_pct": 5.0, "accuracy_pct": 5.0,
+                                "accuracy_auc": 5.0}
+DEFAULT_TOLERANCE = 0.05
+#: The verdict rule, as the page states it.
+RULE = ("**agrees**: |ours − paper| ≤ 5 percentage points for accuracies and the accuracy-drop "
+        "AUC, ≤ 0.05 for AUP, AUR, AUPR, Diff(AUP), Diff(AUR), WJac and Euc; **disagrees**: "
+        "larger; **not comparable**: we have no number (the cell was not run or the metric is "
+        "undefined), or an interpretability number comes from a model under the grid's "
+        "accuracy gate ([TSB] §5 and [SGT] analyse models above 95 % test accuracy; [ICA] "
+        "Table 1 reports every model, so its rows are always compared).")
+_INTERPRETABILITY_GATED = ("[TSB]", "[SGT]")
+
+
+def verdict(ours: float | None, paper: float, metric: str, *, under_gate: bool,
+            table: str = "") -> str:
+    """``agrees``, ``disagrees`` or ``not comparable`` by :data:`RULE`."""
+    if ours is None or not math.isfinite(ours):
+        return "not comparable"
+    gated = table.startswith(_INTERPRETABILITY_GATED) and "accuracy_pct" not in metric
+    if under_gate and gated:
+        return "not comparable"
+    tol = TOLERANCES.get(metric, DEFAULT_TOLERANCE)
+    return "agrees" if abs(ours - paper) <= tol + 1e-12 else "disagrees"
+
+
+@dataclass
+class _Run:
+    """What one preset's store holds, as flat frames."""
+
+    preset: str
+    grid: dict[str, Any]
+    trains: pd.DataFrame  # dataset, model, training, seed, test_accuracy_pct, fit
+    evals: pd.DataFrame  # dataset, model, training, seed, method, <metrics>, diff_*
+    cell_seconds: float  # compute time of every stored cell
+
+
+def _load(run_dir: Path, preset: str) -> _Run | None:
+    db = run_dir / DEFAULT_FILENAME
+    if not db.is_file():
+        return None
+    grid_file = run_dir / "grid.yaml"
+    grid = yaml.safe_load(grid_file.read_text()) if grid_file.is_file() else {}
+    with ResultStore(db, create=False) as store:
+        trains = _wide(store.results_frame(kind="train"), "value")
+        evals = _wide(store.results_frame(kind="eval"), "mean")
+        cells = store.cells_frame()
+    cell_seconds = float(cells["duration"].fillna(0).sum()) if len(cells) else 0.0
+    if not trains.empty:
+        trains = trains.assign(test_accuracy_pct=100.0 * trains["test_accuracy"],
+                               fit=trains.get("fit_to_interpret", 1.0) > 0.5)
+    if not evals.empty:
+        evals = with_diffs(evals, grid.get("random_baseline") or "random")
+    return _Run(preset, grid, trains, evals, cell_seconds)
+
+
+def _match(frame: pd.DataFrame, **where: Any) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    keep = pd.Series(True, index=frame.index)
+    for col, value in where.items():
+        if value is None:
+            continue
+        if col not in frame:
+            return frame.iloc[0:0]
+        keep &= frame[col] == value
+    return frame[keep]
+
+
+def _ours(run: _Run, row: dict[str, Any]) -> tuple[float | None, int, bool]:
+    """(our value, cells averaged, whether a model under the gate contributed)."""
+    metric, model, training = row["metric"], row["model"], row["training"]
+    designs = (sorted(run.trains["dataset"].unique()) if row["dataset"] == "mean"
+               and not run.trains.empty else [row["dataset"]])
+    values, n, under = [], 0, False
+    for design in designs:
+        models = _match(run.trains, dataset=design, model=model, training=training)
+        if models.empty:
+            continue
+        under |= bool((~models["fit"]).any())
+        if metric in ("test_accuracy_pct", "accuracy_pct"):
+            values.append(float(models["test_accuracy_pct"].mean()))
+            n += len(models)
+            continue
+        method = row["method"] or (run.grid.get("methods") or ["gradient"])[0]
+        cells = _match(run.evals, dataset=design, model=model, training=training,
+                       method=method)
+        if cells.empty or metric not in cells or cells[metric].isna().all():
+            continue
+        values.append(float(cells[metric].mean()))
+        n += int(cells[metric].notna().sum())
+    if not values or (row["dataset"] == "mean" and len(values) < len(designs)):
+        return None, n, under
+    return sum(values) / len(values), n, under
+
+
+def compare(run_root: str | Path = "runs", scale: str = "small") -> pd.DataFrame:
+    """One row per number of the papers' tables: the paper's, ours (from
+    ``run_root/<preset>``, the preset of the table at ``scale``), the difference and the
+    verdict. Columns: table, preset, dataset, model, method, training, metric, paper, ours, n,
+    diff, verdict; ``frame.attrs["cell_seconds"]`` holds each preset's stored compute time.
+
+    Example:
+        >>> rows = compare("no-such-folder")  # nothing run: every number not comparable
+        >>> len(rows) == len(paper_rows()), set(rows["verdict"])
+        (True, {'not comparable'})
+    """
+    return _compare(run_root, scale)[0]
+
+
+def _compare(run_root: str | Path, scale: str) -> tuple[pd.DataFrame, dict[str, float]]:
+    from saliencylab.bench.config import scaled_preset
+
+    runs: dict[str, _Run | None] = {}
+    out = []
+    for row in paper_rows():
+        preset = scaled_preset(TABLE_PRESETS[row["table"]], scale)
+        if preset not in runs:
+            runs[preset] = _load(Path(run_root) / preset, preset)
+        run = runs[preset]
+        ours, n, under = (None, 0, False) if run is None else _ours(run, row)
+        out.append({**row, "preset": preset, "paper": row["value"], "ours": ours, "n": n,
+                    "diff": None if ours is None else ours - row["value"],
+                    "verdict": verdict(ours, row["value"], row["metric"], under_gate=under,
+                                       table=row["table"])})
+    frame = pd.DataFrame(out).drop(columns=["value"])
+    cols = ["table", "preset", "dataset", "model", "method", "training", "metric", "paper",
+            "ours", "n", "diff", "verdict"]
+    seconds = {p: r.cell_seconds for p, r in runs.items() if r is not None}
+    frame = frame[cols]
+    frame.attrs["cell_seconds"] = seconds
+    return frame, seconds
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def _markdown(frame: pd.DataFrame, columns: list[str]) -> str:
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "".join("| " + " | ".join(_fmt(v) for v in row) + " |\n"
+                   for row in frame[columns].itertuples(index=False))
+    return head + body
+
+
+def _scatter(frame: pd.DataFrame, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    have = frame[frame["ours"].notna()]
+    small = have[~have["metric"].isin(["test_accuracy_pct", "accuracy_pct", "accuracy_auc"])]
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for table, part in small.groupby("table"):
+        ax.scatter(part["paper"], part["ours"], s=10, label=table, alpha=0.7)
+    lo = min([-0.3, *small["paper"], *small["ours"]]) if len(small) else -0.3
+    hi = max([1.0, *small["paper"], *small["ours"]]) if len(small) else 1.0
+    ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
+    ax.set_xlabel("paper")
+    ax.set_ylabel("ours")
+    ax.set_title("AUP / AUR / Diff / WJac / Euc: ours against the papers'")
+    if len(small):
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_reproduction(out: str | Path = "docs/reproduction.md", *, run_root: str | Path = "runs",
+                       scale: str = "small", command: str = "saliencylab reproduce") -> Path:
+    """Write the reproduction page ``out`` (markdown), ``<out stem>_rows.csv`` next to it (every
+    comparison) and ``img/reproduction.png`` under its folder; returns the page. The page
+    names ``command`` as what made it, and gives each preset's stored compute time (the sum of
+    its cells' durations, whichever run computed them).
+
+    Example::
+
+        write_reproduction("docs/reproduction.md", run_root="runs", scale="small",
+                           command="saliencylab reproduce --scale small")
+    """
+    out = Path(out)
+    frame, seconds = _compare(run_root, scale)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out.with_name(f"{out.stem}_rows.csv"), index=False)
+    image = _scatter(frame, out.parent / "img" / "reproduction.png")
+
+    parts = ["# The papers' tables, reproduced\n",
+             f"Generated by `{command}` (scale **{scale}**) from the results stores under "
+             f"`{run_root}/`; every number of ours below comes from those stores, every number "
+             "of the papers' from `saliencylab.bench.paper_tables`. All comparisons are in "
+             f"[`{out.stem}_rows.csv`]({out.stem}_rows.csv).\n",
+             f"Verdict rule: {RULE}\n"]
+    if scale == "small":
+        parts.append("At the small scale the data, the training and the samples explained are "
+                     "smaller than the papers' and there is one seed, so disagreements are "
+                     "expected; the full scale (`--scale full`) runs the papers' sizes.\n")
+    summary = []
+    for table, part in frame.groupby("table", sort=False):
+        counts = part["verdict"].value_counts()
+        diffs = part["diff"].dropna().abs()
+        preset = part["preset"].iloc[0]
+        summary.append({
+            "table": table, "preset": preset, "numbers": len(part),
+            "agrees": int(counts.get("agrees", 0)), "disagrees": int(counts.get("disagrees", 0)),
+            "not comparable": int(counts.get("not comparable", 0)),
+            "mean abs diff": float(diffs.mean()) if len(diffs) else None,
+            "cell seconds": seconds.get(preset),
+            "command": f"`saliencylab bench --preset {preset}`"})
+    # [TSB] Figures 3 and 8 have no numbers: one verdict each (saliencylab.report.figures).
+    from saliencylab.report.figures import figure_rows, figure_sections
+
+    figures = figure_rows(run_root, scale)
+    for fig in figures:
+        summary.append({
+            "table": fig["table"], "preset": fig["preset"], "numbers": 1,
+            **{v: int(fig["verdict"] == v) for v in ("agrees", "disagrees", "not comparable")},
+            "mean abs diff": None, "cell seconds": fig["cell seconds"],
+            "command": f"`saliencylab bench --preset {fig['preset']}`"})
+    summary_frame = pd.DataFrame(summary)
+    cols = ["table", "preset", "numbers", "agrees", "disagrees", "not comparable",
+            "mean abs diff", "cell seconds", "command"]
+    parts.append("## Summary\n\n" + _markdown(summary_frame, cols))
+    parts.append(f"![ours against the papers' numbers](img/{image.name})\n")
+    detail = ["dataset", "model", "method", "training", "metric", "paper", "ours", "diff",
+              "verdict"]
+    for table, part in frame.groupby("table", sort=False):
+        parts.append(f"## {table}\n")
+        if part["ours"].isna().all():
+            preset = part["preset"].iloc[0]
+            state = ("not run yet" if preset not in seconds else
+                     "run, but none of this table's numbers are in its store")
+            parts.append(f"{len(part)} numbers; preset `{preset}` {state}: "
+                         f"`saliencylab bench --preset {preset}` (or `saliencylab reproduce`) "
+                         "computes them.\n")
+        elif len(part) <= 100:
+            parts.append(_markdown(part, detail))
+        else:
+            bad = part[part["verdict"] == "disagrees"]
+            parts.append(f"{len(part)} numbers; the {min(len(bad), 30)} largest disagreements "
+                         f"of {len(bad)} are listed (all in the CSV).\n\n")
+            if len(bad):
+                worst = bad.reindex(bad["diff"].abs().sort_values(ascending=False).index)
+                parts.append(_markdown(worst.head(30), detail))
+    parts += figure_sections(figures, out.parent / "img")
+    out.write_text("\n".join(parts))
+    return out

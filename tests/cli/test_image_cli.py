@@ -1,0 +1,66 @@
+"""Saliency guided training on images through the one trainer and the `train` CLI: MNIST from a
+folder of IDX files, the [SGT] supplement Table 1 defaults (k = 50 %, lambda = 1), fine-tuning a
+traditionally trained model, and `evaluate` / `explain` on the image checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from typer.testing import CliRunner
+
+from saliencylab.bench.cells import TrainTask, run_train_cell
+from saliencylab.cli import app
+from saliencylab.train import model_from_checkpoint, read_checkpoint
+from tests.data.test_image_sources import write_mnist
+
+runner = CliRunner()
+
+
+def _invoke(*args: str):
+    result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_train_sgt_on_mnist_idx_then_evaluate(tmp_path: Path) -> None:
+    write_mnist(tmp_path / "mnist", n_train=60, n_test=20, size=12, gz=True)
+    ckpt = tmp_path / "cnn.pt"
+    _invoke("train", "--dataset", "mnist", "--data-dir", tmp_path / "mnist", "--model",
+            "mnist_cnn", "--training", "saliency_guided", "--epochs", "1", "--patience", "1",
+            "-o", "n_val=10", "-m", "hidden=8", "--out", ckpt)
+    payload = read_checkpoint(ckpt)
+    assert payload["procedure"]["name"] == "saliency_guided"
+    assert payload["procedure"]["k"] == 0.5 and payload["procedure"]["lam"] == 1.0
+    assert payload["model_config"]["image_size"] == [12, 12]
+    out = _invoke("evaluate", "--checkpoint", ckpt, "--methods", "gradient", "--metrics",
+                  "accuracy_drop,completeness", "--n", "4", "--run-dir", tmp_path / "run")
+    assert "accuracy_drop_iid" in out.output
+
+
+def test_fine_tuned_is_traditional_then_sgt() -> None:
+    base = {"train": {"epochs": 2, "patience": 2, "batch_size": 128}, "seed": 0,
+            "model_kwargs": {"hidden": 16}}
+    trad = run_train_cell(TrainTask("digits", None, "mnist_cnn", "traditional", **base))
+    tuned = run_train_cell(TrainTask("digits", None, "mnist_cnn", "fine_tuned",
+                                     sgt={"k": 0.5, "lam": 1.0}, **base))
+    rows = {m: v for m, _, v in tuned.rows}
+    assert rows["epochs_run"] == 4  # 2 traditional + 2 saliency guided epochs
+    assert tuned.checkpoint["procedure"]["name"] == "saliency_guided"
+    a, _ = model_from_checkpoint(trad.checkpoint)
+    b, _ = model_from_checkpoint(tuned.checkpoint)
+    assert not torch.equal(a.fc2.weight, b.fc2.weight)  # continued from the trained weights
+
+
+def test_mnist_preset_needs_the_idx_folder(tmp_path: Path) -> None:
+    import pytest
+
+    from saliencylab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="train-images-idx3-ubyte"):
+        _invoke("bench", "--preset", "mnist", "--run-dir", tmp_path / "run")
+    with pytest.raises(ConfigError, match="reads no folder"):
+        _invoke("bench", "--preset", "images-quick", "--data-dir", tmp_path)
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,89 @@
+"""The reproduction page: ours from the stores next to the papers' numbers, with verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from saliencylab.bench.paper_tables import TSB_TABLE1
+from saliencylab.bench.store import ResultStore
+from saliencylab.report.reproduction import TABLE_PRESETS, compare, verdict, write_reproduction
+
+
+def _fake_tsb_run(root: Path, *, accuracy: float = 1.0, shift: float = 0.0) -> None:
+    """A tsb-table1 store with one TCN per design and the table's methods, AUP = the paper's
+    + shift (the other metrics the paper's exactly)."""
+    run = root / "tsb-table1"
+    run.mkdir(parents=True)
+    (run / "grid.yaml").write_text(yaml.safe_dump({"name": "tsb-table1",
+                                                   "random_baseline": "tsb_random",
+                                                   "methods": ["gradient"]}))
+    with ResultStore(run / "results.sqlite") as store:
+        for design, by_method in TSB_TABLE1.items():
+            ids = {"dataset": design, "process": "Gaussian", "model": "tcn",
+                   "training": "traditional", "seed": 0}
+            train_key = f"train-{design}"
+            store.write_cell(train_key, "train", ids, [
+                ("test_accuracy", "value", accuracy),
+                ("fit_to_interpret", "value", float(accuracy >= 0.95))], duration=1.0)
+            store.write_cell(f"eval-{design}-random", "eval",
+                             {**ids, "method": "tsb_random", "train_key": train_key},
+                             [("aup", "mean", 0.1), ("aur", "mean", 0.2)], duration=1.0)
+            for method, metrics in by_method.items():
+                rows = [(m, "mean", v + (shift if m == "aup" else 0.0))
+                        for m, v in metrics.items()]
+                store.write_cell(f"eval-{design}-{method}", "eval",
+                                 {**ids, "method": method, "train_key": train_key}, rows,
+                                 duration=1.0)
+
+
+def test_verdict_rule() -> None:
+    assert verdict(0.33, 0.30, "aup", under_gate=False) == "agrees"
+    assert verdict(0.40, 0.30, "aup", under_gate=False) == "disagrees"
+    assert verdict(96.0, 100.0, "test_accuracy_pct", under_gate=True,
+                   table="[SGT-supp] Table 5") == "agrees"
+    # an interpretability number of a model under the gate is not compared ([TSB], [SGT]) ...
+    assert verdict(0.30, 0.30, "aup", under_gate=True, table="[TSB] Table 1") == \
+        "not comparable"
+    # ... but [ICA] Table 1 reports every model
+    assert verdict(0.0, 0.0, "wjac", under_gate=True, table="[ICA] Table 1") == "agrees"
+    assert verdict(None, 0.3, "aup", under_gate=False) == "not comparable"
+
+
+def test_compare_reads_the_store(tmp_path: Path) -> None:
+    _fake_tsb_run(tmp_path, shift=0.1)
+    rows = compare(tmp_path, "small")
+    tsb = rows[rows["table"] == "[TSB] Table 1"]
+    assert len(tsb) == 32 and tsb["ours"].notna().all()
+    aup = tsb[tsb["metric"] == "aup"]
+    assert (aup["diff"] - 0.1).abs().max() < 1e-9 and (aup["verdict"] == "disagrees").all()
+    rest = tsb[tsb["metric"] != "aup"]
+    assert (rest["diff"].abs() < 1e-9).all() and (rest["verdict"] == "agrees").all()
+    # tables whose preset has not run: nothing to compare
+    other = rows[rows["table"] != "[TSB] Table 1"]
+    assert other["ours"].isna().all() and (other["verdict"] == "not comparable").all()
+    assert set(rows["table"]) == set(TABLE_PRESETS)
+
+
+def test_models_under_the_gate_are_not_compared(tmp_path: Path) -> None:
+    _fake_tsb_run(tmp_path, accuracy=0.9)
+    tsb = compare(tmp_path, "small").query("table == '[TSB] Table 1'")
+    assert (tsb["verdict"] == "not comparable").all()
+
+
+def test_page_has_every_table(tmp_path: Path) -> None:
+    _fake_tsb_run(tmp_path / "runs")
+    page = write_reproduction(tmp_path / "docs" / "reproduction.md", run_root=tmp_path / "runs")
+    text = page.read_text()
+    assert "preset `sgt-table2` not run yet" in text  # tables without a run say so
+    # all 32 agree, mean |diff| 0, and the stored compute time of its 12 cells of 1 s each
+    assert "| [TSB] Table 1 | tsb-table1 | 32 | 32 | 0 | 0 | 0.000 | 12.000 |" in text
+    for table in TABLE_PRESETS:
+        assert f"## {table}" in text
+    assert "agrees" in text and "Verdict rule" in text
+    assert (tmp_path / "docs" / "reproduction_rows.csv").is_file()
+    assert (tmp_path / "docs" / "img" / "reproduction.png").is_file()
+    with pytest.raises(Exception, match="scale"):
+        compare(tmp_path / "runs", "huge")
