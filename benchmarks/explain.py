@@ -36,7 +36,8 @@ from saliencylab.models import build_model
 N_TIME = N_FEATURES = 50
 
 
-NO_CAPTUM = {"learned_mask": "no Captum counterpart ([CS] learned masks are our own)"}
+NO_CAPTUM = {"learned_mask": "no Captum counterpart ([CS] learned masks are our own)",
+             "tsb_random": "no Captum counterpart (another method's map, permuted: [TSB] §4.3)"}
 
 
 def _captum_calls(model, x, target, settings):
