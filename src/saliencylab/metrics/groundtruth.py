@@ -380,7 +380,7 @@ def _masked_correct(
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size < 1):
         raise ConfigError(f"batch_size must be a positive integer or None, got {batch_size}")
-    batch_size = pass_rows(x[0].numel(), batch_size)
+    batch_size = pass_rows(x[0].numel(), batch_size, model=model, sample=x[:1])
     n_d, n = ranking.k.shape
     full = (fractions.to(x.device) >= 1) if full_mask_at_one else torch.zeros(
         n_d, dtype=torch.bool, device=x.device)
