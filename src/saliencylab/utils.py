@@ -85,6 +85,9 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
         (True, False)
     """
     modes = [(m, m.training) for m in model.modules()]
+    if not any(mode for _, mode in modes):  # already in eval mode: nothing to set or restore
+        yield model
+        return
     model.eval()
     try:
         yield model

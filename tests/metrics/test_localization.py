@@ -265,3 +265,21 @@ def test_bad_inputs_raise():
         localization(torch.ones(1, 3, 2), labels, alpha=2.0)
     with pytest.raises(ShapeError):
         localization(torch.ones(1, 3, 2), labels, target=torch.tensor([1, 1]))
+
+
+def test_the_bias_family_scores_each_bias_as_the_single_metric():
+    from saliencylab.metrics.localization import BIASES, localization_biases, localization_score
+    from saliencylab.metrics.protocol import MetricContext
+    from saliencylab.models import build_model
+
+    model = build_model("utime", n_features=2, n_time=24, n_classes=3, seed=0).eval()
+    gen = torch.Generator().manual_seed(0)
+    x, seg = torch.randn(6, 24, 2, generator=gen), torch.randint(0, 3, (6, 24), generator=gen)
+    maps = torch.rand(6, 24, 2, generator=gen)
+    ctx = MetricContext(segments=seg)
+    family = localization_biases(model, x, None, maps, context=ctx).per_sample
+    for bias in BIASES:
+        single = localization_score(model, x, None, maps, context=ctx, bias=bias)
+        assert torch.equal(family[f"localization_{bias}"].nan_to_num(-1), single.nan_to_num(-1))
+    # the biases weigh positions differently, so they do not all agree on random maps
+    assert len({round(float(v.nanmean()), 6) for v in family.values()}) > 1

@@ -60,6 +60,7 @@ BAD_OPTIONS = [
     ("localization", {"theta": -0.1}, r"theta must be in \[0, 1\), got -0.1"),
     ("localization", {"alpha": 2.0}, r"alpha must be in \[0, 1\], got 2.0"),
     ("localization", {"background": 0.5}, r"background must be the int label"),
+    ("localization_biases", {"theta": 1.5}, r"theta must be in \[0, 1\), got 1.5"),
     ("vanishing", {"saliency": "logits"}, r"saliency must be one of softmax_gradient, maps, "
                                           r"got 'logits'"),
     ("eraser", {"bins": [0.0, 0.5]}, r"bins must be fractions in \(0, 1\], got 0.0"),

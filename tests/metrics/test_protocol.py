@@ -197,7 +197,8 @@ def test_resolve_all_groups_case_and_duplicates():
     assert resolve_metrics("all", **kw(modality="image")) == \
         ["sanity", "inter_class_sensitivity", "robustness", *cs, "accuracy_drop_iid",
          "accuracy_drop_ood", "insertion_blur", *dist]
-    assert resolve_metrics("all", **kw(task="segmentation")) == ["localization"]
+    assert resolve_metrics("all", **kw(task="segmentation")) == \
+        ["localization", *(f"localization_{b}" for b in ("flat", "front", "middle", "back"))]
     assert resolve_metrics(" Certification , SANITY,sanity", **kw()) == \
         [*METRIC_GROUPS["certification"], "sanity"]
     assert resolve_metrics(["groundtruth", "aup"], **kw(has_groundtruth=True,

@@ -22,7 +22,8 @@ def bench(
     preset: str = typer.Option(
         None, help="grid: quick (default); the papers' tables vanishing, tsb-table1, "
         "tsb-figure3, tsb-figure8, sgt-table2, segmentation (each also NAME-full, the paper's "
-        "scale); paper-gaussian, paper, quality, localization, text-quick, eraser; "
+        "scale); paper-gaussian, paper, quality (quality-full: [OBJ]'s six archives from "
+        "--data-dir), localization, text-quick, eraser; "
         "experiment: certify, certify-full, images-quick, mnist (needs --data-dir)"),
     config: Path = typer.Option(None, help="grid YAML (may name `preset:` and override it)"),
     run_dir: Path = typer.Option(None, help="run directory (default runs/<grid name>)"),

@@ -54,7 +54,13 @@ from saliencylab.errors import (
 )
 from saliencylab.explain.api import check_model_layout
 from saliencylab.metrics._common import batch_size_of, model_inputs, model_outputs, pass_rows
-from saliencylab.metrics.protocol import MetricContext, as_context, require, valid_steps
+from saliencylab.metrics.protocol import (
+    MetricContext,
+    MetricOutput,
+    as_context,
+    require,
+    valid_steps,
+)
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.utils import chunks, eval_mode, model_device
 
@@ -470,6 +476,50 @@ def localization_score(
                         cardinality=cardinality, background=background, target=target,
                         absolute=absolute)
 
+
+def localization_biases(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    attributions: torch.Tensor,
+    *,
+    context: MetricContext | None = None,
+    theta: float = DEFAULT_THETA,
+    alpha: float = 0.0,
+    cardinality: Cardinality = "one",
+    background: int = 0,
+    target: int | torch.Tensor | str | None = None,
+    absolute: bool = True,
+) -> MetricOutput:
+    """:func:`localization_score` under each positional bias of [TAT] at once
+    (``localization_flat``, ``_front``, ``_middle``, ``_back``), as [OBJ] Figures 3 and 6 show
+    them side by side; the other options as :func:`localization_score`.
+
+    Example:
+        >>> from saliencylab.models import build_model
+        >>> model = build_model("utime", n_features=2, n_time=16, n_classes=3, seed=0)
+        >>> x, seg = torch.randn(4, 16, 2), torch.randint(0, 3, (4, 16))
+        >>> out = localization_biases(model, x, None, torch.rand(4, 16, 2),
+        ...                           context=MetricContext(segments=seg))
+        >>> sorted(out.per_sample)
+        ['localization_back', 'localization_flat', 'localization_front', 'localization_middle']
+    """
+    options = dict(theta=theta, alpha=alpha, cardinality=cardinality, background=background,
+                   target=target, absolute=absolute)
+    return MetricOutput(per_sample={
+        f"localization_{bias}": localization_score(model, x, y, attributions, context=context,
+                                                   bias=bias, **options)
+        for bias in BIASES})
+
+
+register_metric(Metric(
+    "localization_biases", localization_biases, "localization", True,
+    "localization under the flat, front, middle and back positional biases of [TAT]",
+    references=("OBJ §3.6", "OBJ Figure 3", "TAT"), needs=frozenset({"segments"}),
+    modalities=("time_series",), task="segmentation",
+    outputs={f"localization_{b}": True for b in BIASES},
+    check_options=check_localization_options,
+))
 
 register_metric(Metric(
     "localization", localization_score, "localization", True,
