@@ -17,17 +17,12 @@ from saliencylab.bench.runner import run_grid
 from saliencylab.bench.store import ResultStore
 from saliencylab.cli import app
 from saliencylab.train import read_checkpoint
+from tests.cli.cli_run import invoke as _invoke
 
 runner = CliRunner()
 FAST = ["--epochs", "2", "--patience", "2"]
 
 
-def _invoke(*args: str):
-    result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def _rows(run_dir: Path, kind: str = "eval") -> dict[str, dict[tuple[str, str], float]]:

@@ -10,19 +10,13 @@ import torch
 from typer.testing import CliRunner
 
 from saliencylab.bench.cells import TrainTask, run_train_cell
-from saliencylab.cli import app
 from saliencylab.train import model_from_checkpoint, read_checkpoint
+from tests.cli.cli_run import invoke as _invoke
 from tests.data.test_image_sources import write_mnist
 
 runner = CliRunner()
 
 
-def _invoke(*args: str):
-    result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def test_train_sgt_on_mnist_idx_then_evaluate(tmp_path: Path) -> None:

@@ -12,20 +12,14 @@ from typer.testing import CliRunner
 from saliencylab.bench.config import GridConfig, load_config
 from saliencylab.bench.runner import run_grid
 from saliencylab.bench.store import ResultStore
-from saliencylab.cli import app
 from saliencylab.report.html import write_report
 from saliencylab.report.text import highlight_tokens, table1_frame
 from saliencylab.train import read_checkpoint
+from tests.cli.cli_run import invoke as _invoke
 
 runner = CliRunner()
 
 
-def _invoke(*args: str):
-    result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "220"})
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def _movies(root: Path) -> Path:
