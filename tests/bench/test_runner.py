@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,12 +14,7 @@ import yaml
 from saliencylab.bench.runner import run_grid
 from saliencylab.bench.store import ResultStore
 
-from .tiny_grid import TINY, tiny_grid
-
-
-def _rows_by_cell(run_dir: Path) -> dict[str, dict[tuple[str, str], float]]:
-    with ResultStore(run_dir / "results.sqlite") as store:
-        return {key: {(m, s): v for m, s, v in store.rows(key)} for key in store.finished_keys()}
+from .tiny_grid import TINY, rows_by_cell, tiny_grid
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +28,7 @@ def test_run_stores_every_cell_and_its_metrics(finished_run):
     run_dir, summary = finished_run
     # 2 models + 2 x (random, gradient, gradient+tsr)
     assert summary.cells_total == 8 and summary.cells_run == 8 and summary.cells_skipped == 0
-    rows = _rows_by_cell(run_dir)
+    rows = rows_by_cell(run_dir)
     assert len(rows) == 8
     evals = [r for k, r in rows.items() if k.startswith("eval-")]
     for r in evals:
@@ -46,10 +40,10 @@ def test_run_stores_every_cell_and_its_metrics(finished_run):
 
 def test_a_second_run_recomputes_nothing(finished_run):
     run_dir, _ = finished_run
-    before = _rows_by_cell(run_dir)
+    before = rows_by_cell(run_dir)
     summary = run_grid(tiny_grid(), run_dir, progress=False)
     assert summary.cells_run == 0 and summary.cells_skipped == 8
-    assert _rows_by_cell(run_dir) == before
+    assert rows_by_cell(run_dir) == before
 
 
 def test_report_is_written(finished_run):
@@ -88,13 +82,13 @@ def test_sigkill_mid_run_then_resume_loses_and_recomputes_nothing(tmp_path):
 
     with ResultStore(db) as store:
         killed_at = store.cells_frame().set_index("key")["finished"].to_dict()
-    rows_before = _rows_by_cell(run_dir)
+    rows_before = rows_by_cell(run_dir)
     assert 3 <= len(rows_before) < 8
 
     summary = run_grid(tiny_grid(), run_dir, progress=False)
     assert summary.cells_skipped == len(rows_before)
     assert summary.cells_run == 8 - len(rows_before)
-    rows_after = _rows_by_cell(run_dir)
+    rows_after = rows_by_cell(run_dir)
     assert len(rows_after) == 8
     for key, rows in rows_before.items():  # finished cells kept their rows, untouched
         assert rows_after[key] == rows

@@ -7,20 +7,10 @@ import pytest
 
 from saliencylab.bench.executors import Executor, LocalExecutor, RayExecutor, TaskError, _selftest
 from saliencylab.bench.runner import run_grid
-from saliencylab.bench.store import ResultStore
-from tests.bench.tiny_grid import tiny_grid
+from tests.bench.test_executors import EXPECTED, run_all
+from tests.bench.tiny_grid import assert_same_rows, tiny_grid
 
 pytest.importorskip("ray")
-
-TASKS = list(range(12))
-EXPECTED = sorted((t, _selftest(t)) for t in TASKS)
-
-
-def run_all(executor, tasks=TASKS) -> list[tuple]:
-    pairs = list(executor.map_unordered(_selftest, tasks))
-    assert len(pairs) == len(tasks)  # every task exactly once
-    return sorted(pairs)
-
 
 @pytest.fixture(scope="module")
 def ray_executor():
@@ -51,19 +41,8 @@ def test_ray_task_error_names_the_task(ray_executor):
     assert run_all(ray_executor, [4]) == [(4, 16)]
 
 
-def _rows_by_cell(run_dir) -> dict[str, dict[tuple[str, str], float]]:
-    with ResultStore(run_dir / "results.sqlite") as store:
-        return {key: {(m, s): v for m, s, v in store.rows(key)} for key in store.finished_keys()}
-
-
 def test_ray_executor_gives_the_same_rows_as_local(tmp_path):
     run_grid(tiny_grid(), tmp_path / "local", progress=False)
     summary = run_grid(tiny_grid(), tmp_path / "ray", executor="ray", progress=False)
     assert summary.cells_run == 8
-    local, remote = _rows_by_cell(tmp_path / "local"), _rows_by_cell(tmp_path / "ray")
-    assert local.keys() == remote.keys()
-    for key in local:
-        for stat, value in local[key].items():
-            if "seconds" in stat[0] or stat[1] == "seconds":  # timings
-                continue
-            assert remote[key][stat] == pytest.approx(value, abs=1e-5), (key, stat)
+    assert_same_rows(tmp_path / "local", tmp_path / "ray")

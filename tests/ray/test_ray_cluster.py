@@ -19,7 +19,7 @@ import pytest
 
 from saliencylab.bench.runner import run_grid
 from saliencylab.bench.store import ResultStore
-from tests.bench.tiny_grid import tiny_grid
+from tests.bench.tiny_grid import assert_same_rows, tiny_grid
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -55,11 +55,6 @@ def cluster(tmp_path_factory):
         subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
 
 
-def _rows_by_cell(run_dir: Path) -> dict[str, dict[tuple[str, str], float]]:
-    with ResultStore(run_dir / "results.sqlite") as store:
-        return {key: {(m, s): v for m, s, v in store.rows(key)} for key in store.finished_keys()}
-
-
 def test_three_node_cluster_gives_the_local_rows_with_cells_on_several_nodes(cluster, tmp_path):
     import ray
 
@@ -68,13 +63,7 @@ def test_three_node_cluster_gives_the_local_rows_with_cells_on_several_nodes(clu
                       progress=False)
     assert not ray.is_initialized()  # the executor joined the cluster and left it
     assert local.cells_run == remote.cells_run == 8
-    mine, theirs = _rows_by_cell(tmp_path / "local"), _rows_by_cell(tmp_path / "cluster")
-    assert mine.keys() == theirs.keys()
-    for key in mine:
-        for stat, value in mine[key].items():
-            if "seconds" in stat[0] or stat[1] == "seconds":  # timings
-                continue
-            assert theirs[key][stat] == pytest.approx(value, abs=1e-5), (key, stat)
+    assert_same_rows(tmp_path / "local", tmp_path / "cluster")
     with ResultStore(tmp_path / "cluster" / "results.sqlite") as store:
         workers = store.cells_frame()["worker"]
     nodes = {w.rsplit(":", 1)[1] for w in workers}

@@ -166,6 +166,16 @@ class EvalTask:
         return out
 
 
+def computed_on() -> str:
+    """Where a cell runs: ``host:pid``, plus ``:ray-node-ID`` inside a Ray worker (on one
+    machine several Ray nodes share the host name)."""
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        where += f":ray-node-{ray.get_runtime_context().get_node_id()[:12]}"
+    return where
+
+
 @dataclass
 class CellOutput:
     """What a cell returns to the driver."""
@@ -175,19 +185,9 @@ class CellOutput:
     checkpoint: dict[str, Any] | None = None
     per_sample: dict[str, np.ndarray] = field(default_factory=dict)
     examples: bytes | None = None
-    worker: str = field(default_factory=lambda: computed_on())
+    worker: str = field(default_factory=computed_on)
     status: str = "finished"  # or "not_applicable": the method does not apply to the model
     note: str | None = None
-
-
-def computed_on() -> str:
-    """Where a cell runs: ``host:pid``, plus ``:ray-node-ID`` inside a Ray worker (on one
-    machine several Ray nodes share the host name)."""
-    where = f"{socket.gethostname()}:{os.getpid()}"
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        where += f":ray-node-{ray.get_runtime_context().get_node_id()[:12]}"
-    return where
 
 
 def procedure_for(task: TrainTask, data: Dataset) -> Traditional | Segmentation | SaliencyGuided:

@@ -342,17 +342,12 @@ def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         yield model
 
 
-# Output shape per sample, by model and per-sample input layout: the probe forward pass (and
-# its check that the outputs are finite) runs once per (model, sample shape, dtype, device), not
-# once per call. Every call still refuses non-finite explained outputs and attributions
-# (run_prepared). A model whose output shape changes in place (a new head) gets a stale shape
-# only until resolve_targets or the run fails on it; _forget_output_shape(model) clears it.
-_OUTPUT_SHAPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _cached_output_shape(model: nn.Module, probe: Tensor, method: str) -> tuple[int, ...]:
-    """The model's output shape per sample (:func:`_cached_probe`)."""
-    return _cached_probe(model, probe, method)[0]
+# Output shape and activation count per sample, by model and per-sample input layout: the probe
+# forward pass (and its check that the outputs are finite) runs once per (model, sample shape,
+# dtype, device), not once per call. Every call still refuses non-finite explained outputs and
+# attributions (run_prepared). A model whose output shape changes in place (a new head) gets a
+# stale shape only until resolve_targets or the run fails on it.
+_PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _cached_probe(model: nn.Module, probe: Tensor, method: str) -> tuple[tuple[int, ...], int]:
@@ -360,18 +355,13 @@ def _cached_probe(model: nn.Module, probe: Tensor, method: str) -> tuple[tuple[i
     benchmark loops call ``explain`` many times on one model)."""
     key = (tuple(probe.shape[1:]), probe.dtype, probe.device, type(model))
     try:
-        seen = _OUTPUT_SHAPES.setdefault(model, {})
+        seen = _PROBES.setdefault(model, {})
     except TypeError:  # a module that cannot be weakly referenced
         return _probe(model, probe, method)
     found = seen.get(key)
     if found is None:
         found = seen[key] = _probe(model, probe, method)
     return found
-
-
-def _forget_output_shape(model: nn.Module) -> None:
-    """Drop the remembered output shapes of ``model``."""
-    _OUTPUT_SHAPES.pop(model, None)
 
 
 def _probe(model: nn.Module, probe: Tensor, method: str) -> tuple[tuple[int, ...], int]:
