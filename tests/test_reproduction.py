@@ -47,6 +47,8 @@ def test_verdict_rule() -> None:
     # an interpretability number of a model under the gate is not compared ([TSB], [SGT]) ...
     assert verdict(0.30, 0.30, "aup", under_gate=True, table="[TSB] Table 1") == \
         "not comparable"
+    assert verdict(0.30, 0.30, "diff_aup", under_gate=True, table="[SGT-supp] Table 6") == \
+        "not comparable"
     # ... but [ICA] Table 1 reports every model
     assert verdict(0.0, 0.0, "wjac", under_gate=True, table="[ICA] Table 1") == "agrees"
     assert verdict(None, 0.3, "aup", under_gate=False) == "not comparable"
@@ -87,3 +89,41 @@ def test_page_has_every_table(tmp_path: Path) -> None:
     assert (tmp_path / "docs" / "img" / "reproduction.png").is_file()
     with pytest.raises(Exception, match="scale"):
         compare(tmp_path / "runs", "huge")
+
+
+def _fake_cells(run: Path, dataset: str, model: str, values: dict[tuple[str, str], dict]) -> None:
+    """A store with one model per training and eval cells ``values[(training, method)]``."""
+    run.mkdir(parents=True)
+    with ResultStore(run / "results.sqlite") as store:
+        for (training, method), metrics in values.items():
+            ids = {"dataset": dataset, "model": model, "training": training, "seed": 0}
+            store.write_cell(f"train-{training}", "train", ids, [
+                ("test_accuracy", "value", 0.99), ("fit_to_interpret", "value", 1.0)],
+                duration=1.0)
+            store.write_cell(f"eval-{training}-{method}", "eval",
+                             {**ids, "method": method, "train_key": f"train-{training}"},
+                             [(m, "mean", v) for m, v in metrics.items()], duration=1.0)
+
+
+def test_image_auc_is_compared_and_stand_ins_are_not(tmp_path: Path) -> None:
+    from saliencylab.bench.paper_tables import SGT_SUPP_AUC, SGT_TABLE1
+
+    # MNIST at small scale: the paper's data, so compared (traditional 300 AUC points off)
+    _fake_cells(tmp_path / "mnist-small", "mnist", "mnist_cnn", {
+        (t, "gradient"): {"accuracy_drop_iid": v + (300.0 if t == "traditional" else 600.0)}
+        for t, v in SGT_SUPP_AUC.items()})
+    # text-quick: the synthetic corpus stands in for movies, with the paper's very numbers
+    movies = SGT_TABLE1["movies"]
+    _fake_cells(tmp_path / "text-quick", "SyntheticText", "bilstm", {
+        ("traditional", "gradient"): {m: v[0] for m, v in movies.items()}})
+    rows = compare(tmp_path, "small")
+    auc = rows[rows["table"] == "[SGT-supp] Table 2"].set_index("training")
+    assert auc.loc["traditional", "verdict"] == "agrees"  # 300 <= 400
+    assert auc.loc["saliency_guided", "verdict"] == "disagrees"  # 600 > 400
+    text = rows[(rows["table"] == "[SGT] Table 1") & (rows["dataset"] == "movies")
+                & (rows["method"] == "gradient") & (rows["training"] == "traditional")]
+    assert len(text) == 2 and (text["diff"].abs() < 1e-9).all()
+    assert (text["verdict"] == "not comparable").all()  # equal, yet other data
+    page = write_reproduction(tmp_path / "docs" / "r.md", run_root=tmp_path).read_text()
+    assert "`SyntheticText` stands in for the paper's `movies`" in page
+    assert "saliencylab bench --preset mnist-small --data-dir DIR" in page

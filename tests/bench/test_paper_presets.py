@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from saliencylab.bench.config import PRESETS, SCALES, load_config, scaled_preset
+from saliencylab.bench.config import EXPERIMENTS, PRESETS, SCALES, load_config, scaled_preset
 from saliencylab.bench.paper_tables import (
     ICA_TABLE1,
     SGT_ARCHITECTURES,
@@ -74,6 +74,10 @@ def test_vanishing_plans_wjac_and_euc_next_to_aup() -> None:
 
 def test_scales() -> None:
     for name, by_scale in SCALES.items():
+        if name in ("sgt-text", "sgt-images", "obj-table1"):  # experiments, data presets
+            assert set(by_scale) == {"small", "full"}
+            assert all(p in PRESETS or p in EXPERIMENTS for p in by_scale.values())
+            continue
         assert by_scale == {"small": name, "full": f"{name}-full"}
         assert all(p in PRESETS for p in by_scale.values())
     with pytest.raises(ConfigError, match="scale"):

@@ -9,6 +9,13 @@ with its paper and table.
   design for the LSTM, the LSTM with input-cell attention, the TCN and the Transformer
   (:data:`SGT_SUPP_DIFFS`), with the masked fraction k of saliency guided training per design
   (:data:`SGT_SUPP_K`; lambda = 1 everywhere).
+- [SGT] Table 1: ERASER comprehensiveness / sufficiency (AOPC) of the bi-LSTM on movies,
+  FEVER and e-SNLI per (method, training), and the random baseline (:data:`SGT_TABLE1`);
+  [SGT-supp] Table 2: the area under the MNIST accuracy-drop curve of Gradient (IID
+  replacement) for traditional, saliency guided and fine-tuned training (:data:`SGT_SUPP_AUC`).
+- [OBJ] *Objective Evaluation of Deep Visual Interpretations on Time Series Data* (Löffler et
+  al.), appendix B.3 Table 1: test accuracy of the FCN and the TCN on six UCR / UEA archives
+  (:data:`OBJ_TABLE1`).
 - [TSB] Ismail, Gunady, Corrada Bravo, Feizi, *Benchmarking Deep Learning Interpretability in
   Time Series Predictions*, NeurIPS 2020, Table 1: AUPR, AUP, AUR and the accuracy-drop AUC of
   the TCN on Middle box and Moving box (:data:`TSB_TABLE1`).
@@ -35,12 +42,15 @@ from saliencylab.data.synthetic import DESIGNS
 
 __all__ = [
     "ICA_TABLE1",
+    "OBJ_TABLE1",
     "SGT_ARCHITECTURES",
     "SGT_DESIGNS",
     "SGT_METHODS",
     "SGT_SUPP_ACCURACY",
+    "SGT_SUPP_AUC",
     "SGT_SUPP_DIFFS",
     "SGT_SUPP_K",
+    "SGT_TABLE1",
     "SGT_TABLE2",
     "SUPP_TABLE_OF",
     "TSB_FIGURES",
@@ -367,6 +377,36 @@ ICA_TABLE1: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
+#: [SGT] Table 1 (AOPC over the top 1 / 5 / 10 / 20 / 50 % tokens): dataset -> metric -> the
+#: seven numbers in the table's column order, Gradient, Integrated Gradients and SmoothGrad each
+#: (Trad., Sal. Guided), then Random (one column: random token scores).
+SGT_TABLE1: dict[str, dict[str, tuple[float, ...]]] = {
+    "movies": {"comprehensiveness": (0.200, 0.240, 0.265, 0.306, 0.198, 0.256, 0.056),
+               "sufficiency": (0.042, 0.013, 0.054, 0.002, 0.034, 0.008, 0.294)},
+    "fever": {"comprehensiveness": (0.007, 0.008, 0.008, 0.009, 0.007, 0.008, 0.001),
+              "sufficiency": (0.012, 0.011, 0.005, 0.004, 0.006, 0.006, 0.003)},
+    "esnli": {"comprehensiveness": (0.117, 0.126, 0.099, 0.104, 0.117, 0.118, 0.058),
+              "sufficiency": (0.420, 0.387, 0.461, 0.419, 0.476, 0.455, 0.366)},
+}
+SGT_TABLE1_METHODS: tuple[str, ...] = ("gradient", "integrated_gradients", "smoothgrad")
+#: [SGT-supp] Table 2: area under the accuracy-drop curve (accuracy % over removed pixels %,
+#: 10 to 90 %) on MNIST, Gradient, IID replacement, by training procedure.
+SGT_SUPP_AUC: dict[str, float] = {"traditional": 3360.4, "saliency_guided": 1817.6,
+                                  "fine_tuned": 2258.8}
+
+
+#: [OBJ] appendix B.3 Table 1: test accuracy (%) per archive, (FCN, TCN); the registry's
+#: ``fcn`` and ``tcn_obj`` are those two networks.
+OBJ_TABLE1: dict[str, tuple[float, float]] = {
+    "GunPointAgeSpan": (98.73, 97.15),
+    "FordA": (89.77, 91.67),
+    "FordB": (79.01, 80.37),
+    "MelbournePedestrian": (90.13, 95.17),
+    "NATOPS": (97.22, 95.56),
+    "ElectricDevices": (69.51, 69.47),
+}
+
+
 #: [TSB] Figures 3 and 8 have no numbers: what each shows, in the paper's words (§4.2, §6). The
 #: reproduction page measures the same quantities (saliencylab.report.figures) and states its
 #: rule for each verdict.
@@ -451,6 +491,19 @@ def paper_rows() -> list[dict[str, Any]]:
         for method, metrics in by_method.items():
             for metric, value in metrics.items():
                 add("[TSB] Table 1", design, "tcn", method, "traditional", metric, value)
+    for dataset, by_metric in SGT_TABLE1.items():
+        for metric, values in by_metric.items():
+            *pairs, random = values
+            for i, value in enumerate(pairs):
+                add("[SGT] Table 1", dataset, "bilstm", SGT_TABLE1_METHODS[i // 2],
+                    _TRAININGS[i % 2], metric, value)
+            add("[SGT] Table 1", dataset, "bilstm", "random", "traditional", metric, random)
+    for training, value in SGT_SUPP_AUC.items():
+        add("[SGT-supp] Table 2", "mnist", "mnist_cnn", "gradient", training,
+            "accuracy_drop_iid", value)
+    for dataset, accuracies in OBJ_TABLE1.items():
+        for model, value in zip(("fcn", "tcn_obj"), accuracies, strict=True):
+            add("[OBJ] Table 1", dataset, model, None, "traditional", "test_accuracy_pct", value)
     for model, by_design in ICA_TABLE1.items():
         for design, metrics in by_design.items():
             for metric, value in metrics.items():

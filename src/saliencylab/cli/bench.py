@@ -24,11 +24,12 @@ def bench(
         "tsb-figure3, tsb-figure8, sgt-table2, segmentation (each also NAME-full, the paper's "
         "scale); paper-gaussian, paper, quality (quality-full: [OBJ]'s six archives from "
         "--data-dir), localization, text-quick, eraser; "
-        "experiment: certify, certify-full, images-quick, mnist (needs --data-dir)"),
+        "experiment: certify, certify-full, images-quick, mnist, mnist-small (both need "
+        "--data-dir)"),
     config: Path = typer.Option(None, help="grid YAML (may name `preset:` and override it)"),
     run_dir: Path = typer.Option(None, help="run directory (default runs/<grid name>)"),
     data_dir: Path = typer.Option(None, help="folder of the folder-backed sources (overrides "
-                                  "the grid's data_dir; the mnist preset's IDX files)"),
+                                  "the grid's data_dir; the mnist presets' IDX files)"),
     executor: str = typer.Option("local", help="local or ray"),
     workers: int = typer.Option(0, min=0, help="local process-pool size (0/1 = in-process)"),
     address: str = typer.Option(None, help="Ray cluster address (default: a local Ray)"),
@@ -100,17 +101,12 @@ def _run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = N
     run_dir = run_dir or Path("runs") / preset
     quick = EXPERIMENTS[preset]["quick"]
     images = EXPERIMENTS[preset].get("runner") == "images"
-    if images and not quick and data_dir is None:
-        raise ConfigError(f"preset {preset} reads MNIST: pass --data-dir DIR with the IDX files "
-                          "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte, "
-                          "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)")
     if data_dir is not None and not (images and not quick):
         raise ConfigError(f"preset {preset} reads no folder; --data-dir applies to grids and "
-                          "the mnist preset")
+                          "the mnist presets")
+    settings = ImagesSettings.for_preset(preset, data_dir) if images else None
     console.print(f"[bold]bench[/] {preset}: {EXPERIMENTS[preset]['description']} -> {run_dir}")
-    if images:
-        settings = (ImagesSettings.quick() if quick else
-                    ImagesSettings(dataset="mnist", data_dir=str(data_dir)))
+    if settings is not None:
         page = run_images(run_dir, settings, progress=True)
     else:
         page = run_certify(run_dir, quick=quick)

@@ -20,7 +20,11 @@ console = Console()
 def reproduce(
     scale: str = typer.Option("small", help="small (a 2-core CPU) or full (the papers' sizes)"),
     only: str = typer.Option(None, help="comma-separated paper presets to run (default: all "
-                             "of vanishing, tsb-table1, sgt-table2, tsb-figure3, tsb-figure8)"),
+                             "of vanishing, tsb-table1, sgt-table2, tsb-figure3, tsb-figure8, "
+                             "sgt-text, sgt-images)"),
+    data_dir: Path = typer.Option(None, help="folder of the data the papers' own sets need "
+                                  "(the MNIST IDX files, ERASER's folders); without it those "
+                                  "presets are skipped"),
     run_root: Path = typer.Option(Path("runs"), help="folder of the presets' run directories"),
     out: Path = typer.Option(Path("docs/reproduction.md"), help="the page to write"),
     executor: str = typer.Option("local", help="local or ray"),
@@ -30,9 +34,16 @@ def reproduce(
                              "stores as they are)"),
 ) -> None:
     """Run the papers' presets (cells cached) and write the reproduction page."""
-    from saliencylab.bench.config import SCALES, load_config, scaled_preset
+    from saliencylab.bench.config import (
+        DATA_DIR_PRESETS,
+        EXPERIMENTS,
+        SCALES,
+        load_config,
+        scaled_preset,
+    )
     from saliencylab.bench.runner import run_grid
-    from saliencylab.errors import UnknownNameError
+    from saliencylab.errors import SaliencyLabError, UnknownNameError
+    from saliencylab.experiments.images import ImagesSettings, run_images
     from saliencylab.report.reproduction import write_reproduction
 
     names = list(SCALES) if not only else [n.strip() for n in only.split(",") if n.strip()]
@@ -43,14 +54,31 @@ def reproduce(
     seconds: dict[str, float] = {}
     if run:
         for preset in presets:
-            grid = load_config(preset=preset)
+            if preset in DATA_DIR_PRESETS and data_dir is None:
+                console.print(f"[bold]reproduce[/] {preset}: skipped, it reads its data from a "
+                              "folder (--data-dir DIR)")
+                continue
             console.print(f"[bold]reproduce[/] {preset} -> {run_root / preset}")
             start = time.perf_counter()
-            summary = run_grid(grid, run_root / preset, executor=executor, workers=workers,
-                               address=address)
+            try:
+                if preset in EXPERIMENTS:  # the image experiment has its own runner
+                    run_images(run_root / preset, ImagesSettings.for_preset(preset, data_dir))
+                    line = "done"
+                else:
+                    grid = load_config(preset=preset, **({} if data_dir is None else
+                                                         {"data_dir": str(data_dir)}))
+                    line = run_grid(grid, run_root / preset, executor=executor,
+                                    workers=workers, address=address).line()
+            except SaliencyLabError as exc:  # e.g. the archives of a table are not in DIR
+                if preset not in DATA_DIR_PRESETS:
+                    raise
+                console.print(f"[bold]reproduce[/] {preset}: skipped, its data is not in "
+                              f"{data_dir}: {exc}", highlight=False)
+                continue
             seconds[preset] = time.perf_counter() - start
-            console.print(f"cells: {summary.line()} ({seconds[preset]:.0f} s)", highlight=False)
-    command = f"saliencylab reproduce --scale {scale}" + (f" --only {only}" if only else "")
+            console.print(f"cells: {line} ({seconds[preset]:.0f} s)", highlight=False)
+    command = (f"saliencylab reproduce --scale {scale}" + (f" --only {only}" if only else "")
+               + (" --data-dir DIR" if data_dir is not None else ""))
     page = write_reproduction(out, run_root=run_root, scale=scale, command=command)
     console.print(f"page: [bold]{page}[/]")
 

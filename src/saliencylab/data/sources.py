@@ -496,34 +496,35 @@ def _load_digits_source(name: str, *, process: str | None, data_dir: str | None,
     return load_digits(seed=seed, **options)
 
 
+#: ``(name, description, loader, options, needs_data_dir, has_groundtruth)`` of each
+#: segmentation source (kind and task ``"segmentation"``: per-step labels).
+_SEGMENTATION_SOURCES: tuple[tuple[str, str, Loader, tuple[str, ...], bool, bool], ...] = (
+    ("SyntheticSegmentation", "Gaussian noise with up to 3 segments per sample, each class a "
+     "signature (sine, level shift, square) on its own channels; 200 steps x 6 channels, "
+     "4 classes", _load_segmentation_source, SEGMENTATION_OPTIONS, False, True),
+    ("ToolTracking", "tool-tracking IMU data (Fraunhofer IIS) in windows; data_dir = the root "
+     "of github.com/mutschcr/tool-tracking's data (<tool>/<series>/ACC-01-102.3.csv, "
+     "data-01.annotation)", _load_tool_tracking_source, TOOL_TRACKING_OPTIONS, True, False),
+)
+
+
 def _register_builtin() -> None:
-    for design in DESIGNS:
-        register_source(Source(
-            design, "synthetic", _design_description(design), _load_synthetic_source,
-            processes=PROCESSES, default_process="Gaussian", has_groundtruth=True,
-            has_background=True, options=SYNTHETIC_OPTIONS))
-    for design in VANISHING_DESIGNS:
-        register_source(Source(
-            design, "vanishing", _design_description(design), _load_synthetic_source,
-            processes=("Gaussian",), default_process="Gaussian", has_groundtruth=True,
-            has_background=True, options=SYNTHETIC_OPTIONS))
+    # [TSB]'s designs take any process, [ICA]'s vanishing ones the Gaussian background only.
+    for kind, designs, processes in (("synthetic", DESIGNS, PROCESSES),
+                                     ("vanishing", VANISHING_DESIGNS, ("Gaussian",))):
+        for design in designs:
+            register_source(Source(
+                design, kind, _design_description(design), _load_synthetic_source,
+                processes=processes, default_process="Gaussian", has_groundtruth=True,
+                has_background=True, options=SYNTHETIC_OPTIONS))
     for name in SHIPPED_DATASETS:
         register_source(Source(
             name, "ucr", _UCR_DESCRIPTIONS.get(name, "UCR/UEA problem shipped with aeon"),
             _load_ucr_source, options=UCR_OPTIONS))
-    register_source(Source(
-        "SyntheticSegmentation", "segmentation",
-        "Gaussian noise with up to 3 segments per sample, each class a signature (sine, level "
-        "shift, square) on its own channels; 200 steps x 6 channels, 4 classes",
-        _load_segmentation_source, task="segmentation", has_groundtruth=True,
-        options=SEGMENTATION_OPTIONS))
-    register_source(Source(
-        "ToolTracking", "segmentation",
-        "tool-tracking IMU data (Fraunhofer IIS) in windows; data_dir = the root of "
-        "github.com/mutschcr/tool-tracking's data (<tool>/<series>/ACC-01-102.3.csv, "
-        "data-01.annotation)",
-        _load_tool_tracking_source, task="segmentation", needs_data_dir=True,
-        options=TOOL_TRACKING_OPTIONS))
+    for name, text, load, options, needs_dir, groundtruth in _SEGMENTATION_SOURCES:
+        register_source(Source(name, "segmentation", text, load, task="segmentation",
+                               needs_data_dir=needs_dir, has_groundtruth=groundtruth,
+                               options=options))
     register_source(Source(
         "digits", "image",
         "scikit-learn's 8 x 8 handwritten digits (1797 images, 10 classes), standardised; "

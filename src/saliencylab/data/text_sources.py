@@ -53,17 +53,21 @@ def _load_eraser(name: str, *, process: str | None, data_dir: str | None, seed: 
     return load_eraser(name, data_dir, **options)
 
 
+#: ``(name, description, loader, options, needs_data_dir)`` of each text source (all of modality
+#: ``"text"``, with per-token rationales as ground truth).
+TEXT_SOURCES: tuple[tuple[str, str, Any, tuple[str, ...], bool], ...] = (
+    ("SyntheticText", "synthetic rationale corpus: 20-40 filler words, 3 planted sentiment words "
+     "decide the label (their positions are the rationale); generated, offline",
+     _load_synthetic_text, SYNTHETIC_TEXT_OPTIONS, False),
+    *((name, f"{text}; data_dir = {ERASER_LAYOUT}", _load_eraser, ERASER_OPTIONS, True)
+      for name, text in _ERASER_DESCRIPTIONS.items()),
+)
+
+
 def register_text_sources(register: Callable[[Any], Any]) -> None:
     """Register the text sources with ``register`` (:func:`~saliencylab.data.register_source`)."""
     from saliencylab.data.sources import Source  # the registry module calls this at import
 
-    register(Source(
-        "SyntheticText", "text",
-        "synthetic rationale corpus: 20-40 filler words, 3 planted sentiment words decide the "
-        "label (their positions are the rationale); generated, offline",
-        _load_synthetic_text, modality="text", has_groundtruth=True,
-        options=SYNTHETIC_TEXT_OPTIONS))
-    for name, text in _ERASER_DESCRIPTIONS.items():
-        register(Source(name, "text", f"{text}; data_dir = {ERASER_LAYOUT}", _load_eraser,
-                        modality="text", needs_data_dir=True, has_groundtruth=True,
-                        options=ERASER_OPTIONS))
+    for name, text, load, options, needs_dir in TEXT_SOURCES:
+        register(Source(name, "text", text, load, modality="text", needs_data_dir=needs_dir,
+                        has_groundtruth=True, options=options))

@@ -29,6 +29,7 @@ from saliencylab.bench.cells import EvalTask, TrainTask  # noqa: E402
 from saliencylab.bench.runner import run_tasks  # noqa: E402
 from saliencylab.bench.store import ResultStore  # noqa: E402
 from saliencylab.errors import ConfigError  # noqa: E402
+from saliencylab.report.plots import save_figure  # noqa: E402
 
 __all__ = ["SERIES_METHODS", "SERIES_MODELS", "SeriesSettings", "run_series_maps",
            "series_tasks"]
@@ -133,7 +134,4 @@ def run_series_maps(run_dir: str | Path, settings: SeriesSettings | None = None,
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.5)
     path = Path(out) if out is not None else run_dir / "series_maps.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110, tight=False)

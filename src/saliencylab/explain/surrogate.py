@@ -484,32 +484,31 @@ def _surrogate_elements(params: dict[str, Any], sample_numel: int) -> int:
     return int(params["n_samples"]) * (m + 4) + m * m
 
 
-_LIME_RESOLVE, _LIME_RUN = _surrogate("lime")
-_KERNEL_SHAP_RESOLVE, _KERNEL_SHAP_RUN = _surrogate("kernel_shap")
+def _surrogate_method(name: str, description: str, defaults: dict[str, Any]) -> Method:
+    """The registry entry of a batched surrogate (LIME, KernelSHAP): both take time segments or
+    a feature mask, draw perturbations and size their chunks by :func:`_surrogate_elements`."""
+    resolve, run = _surrogate(name)
+    return Method(name, "perturbation", description, needs=("feature_groups",),
+                  defaults=defaults, options=("feature_mask",), sampling=True,
+                  references=("OBJ",), run=run, resolve=resolve,
+                  row_elements=_surrogate_elements, passes=False)
+
 
 SURROGATE_METHODS: tuple[Method, ...] = (
-    Method(
-        "lime", "perturbation",
+    _surrogate_method(
+        "lime",
         "LIME (Ribeiro et al., KDD 2016): Captum Lime's algorithm batched over samples and "
         "perturbations (implementation='captum': Captum itself); exponential cosine kernel "
         "width 5, Lasso alpha 0.01, 1000 samples, 50 time segments [OBJ] Appendix B.2",
-        needs=("feature_groups",),
-        defaults={"n_samples": 1000, "kernel_width": 5.0, "distance_mode": "cosine",
-                  "n_segments": 50, "baseline": "zero", "perturbations_per_eval": 50,
-                  "implementation": "batched"},
-        options=("feature_mask",), sampling=True, references=("OBJ",),
-        run=_LIME_RUN, resolve=_LIME_RESOLVE, row_elements=_surrogate_elements, passes=False,
+        {"n_samples": 1000, "kernel_width": 5.0, "distance_mode": "cosine", "n_segments": 50,
+         "baseline": "zero", "perturbations_per_eval": 50, "implementation": "batched"},
     ),
-    Method(
-        "kernel_shap", "perturbation",
+    _surrogate_method(
+        "kernel_shap",
         "KernelSHAP (Lundberg & Lee, NeurIPS 2017): Captum KernelShap's algorithm batched over "
         "samples and perturbations (implementation='captum': Captum itself); 1000 samples, 50 "
         "time segments [OBJ] Appendix B.2",
-        needs=("feature_groups",),
-        defaults={"n_samples": 1000, "n_segments": 50, "baseline": "zero",
-                  "perturbations_per_eval": 50, "implementation": "batched"},
-        options=("feature_mask",), sampling=True, references=("OBJ",),
-        run=_KERNEL_SHAP_RUN, resolve=_KERNEL_SHAP_RESOLVE, row_elements=_surrogate_elements,
-        passes=False,
+        {"n_samples": 1000, "n_segments": 50, "baseline": "zero", "perturbations_per_eval": 50,
+         "implementation": "batched"},
     ),
 )

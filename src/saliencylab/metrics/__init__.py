@@ -31,6 +31,7 @@ from saliencylab.metrics.registry import (
 )
 
 # isort: split
+from saliencylab.metrics import groundtruth
 from saliencylab.metrics.aggregate import (
     combine_seeds,
     combine_summaries,
@@ -58,18 +59,7 @@ from saliencylab.metrics.games import (
     saliency_metric_score,
     tune_saliency_threshold,
 )
-from saliencylab.metrics.groundtruth import (
-    DEFAULT_FRACTIONS,
-    GroundTruthResult,
-    PrecisionRecall,
-    diff_vs_random,
-    evaluate_groundtruth,
-    groundtruth_scores,
-    level_precision_recall,
-    masked_accuracy,
-    mass_top_mask,
-    precision_recall,
-)
+from saliencylab.metrics.groundtruth import *  # noqa: F403  (its __all__, listed once, below)
 from saliencylab.metrics.localization import localization_score
 from saliencylab.metrics.normalize import (
     metric_correlation,
@@ -107,22 +97,13 @@ __all__ = [
     "score",
 ]
 __all__ += [
-    "DEFAULT_FRACTIONS",
-    "GroundTruthResult",
-    "PrecisionRecall",
     "combine_seeds",
     "combine_summaries",
-    "diff_vs_random",
-    "evaluate_groundtruth",
-    "groundtruth_scores",
-    "level_precision_recall",
-    "mass_top_mask",
-    "masked_accuracy",
     "mean_se",
     "mean_se_along",
-    "precision_recall",
     "trapezoid",
 ]
+__all__ += groundtruth.__all__
 __all__ += [
     "ExplainFn",
     "SanityResult",

@@ -27,7 +27,7 @@ from saliencylab.explain.api import (
     match_model_dtype,
     nonfinite_parameters,
 )
-from saliencylab.metrics.protocol import ExplainFn, MetricContext, as_context, valid_steps
+from saliencylab.metrics.protocol import ExplainFn, MetricContext, as_context, require, valid_steps
 from saliencylab.utils import chunks, eval_mode, model_device, rows_per_chunk
 
 __all__ = ["ExplainFn", "make_explain_fn"]
@@ -220,6 +220,23 @@ def check_inputs(
         raise ShapeError(f"attributions must have x's shape {tuple(x.shape)}, got "
                          f"{tuple(attributions.shape)}")
     check_nonfinite(attributions, "attributions")
+
+
+def valid_cells(context: MetricContext, x: Tensor) -> Tensor | None:
+    """``context.valid`` (checked, :func:`valid_steps`) spread over every feature of ``x``
+    ``(N, T, F)``: the bool mask of valid cells; None when every step is valid."""
+    steps = valid_steps(context, x)
+    return None if steps is None else steps[..., None].expand(x.shape)
+
+
+def groundtruth_box(context: MetricContext, x: Tensor, metric: str, what: str) -> Tensor:
+    """``context.groundtruth`` on ``x``'s device, checked to have ``x``'s shape;
+    :class:`NotApplicableError` saying that ``metric`` needs ``what`` when it is missing."""
+    box = require(context, "groundtruth", metric, what)
+    if not isinstance(box, Tensor) or tuple(box.shape) != tuple(x.shape):
+        got = tuple(box.shape) if isinstance(box, Tensor) else type(box).__name__
+        raise ShapeError(f"context.groundtruth must have x's shape {tuple(x.shape)}, got {got}")
+    return box.to(x.device)
 
 
 def batch_size_of(context: Any, default: int | None) -> int | None:

@@ -46,15 +46,9 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ShapeError
-from saliencylab.metrics._common import check_inputs
+from saliencylab.metrics._common import check_inputs, groundtruth_box, valid_cells
 from saliencylab.metrics.aggregate import mean_se_along
-from saliencylab.metrics.protocol import (
-    MetricContext,
-    MetricOutput,
-    as_context,
-    require,
-    valid_steps,
-)
+from saliencylab.metrics.protocol import MetricContext, MetricOutput, as_context
 from saliencylab.metrics.registry import Metric, register_metric
 
 __all__ = [
@@ -227,11 +221,6 @@ def rate_per_sample(curve: Tensor, fractions: Sequence[float] = DECAY_FRACTIONS)
                        torch.full_like(sqq, float("nan")))
 
 
-def _cells(context: MetricContext, x: Tensor) -> Tensor | None:
-    steps = valid_steps(context, x)
-    return None if steps is None else steps[..., None].expand(x.shape)
-
-
 def saliency_distribution(
     model: nn.Module,
     x: Tensor,
@@ -261,7 +250,7 @@ def saliency_distribution(
     """
     context = as_context(context)
     check_inputs(x, y, attributions)
-    cells = _cells(context, x)
+    cells = valid_cells(context, x)
     curve = rank_decay(attributions, DECAY_FRACTIONS, cells)
     rows: list[tuple[str, str, float]] = []
     means, ses, counts = mean_se_along(curve, dim=0)
@@ -307,12 +296,9 @@ def pixel_categories(
     """
     context = as_context(context)
     check_inputs(x, y, attributions)
-    box = require(context, "groundtruth", "pixel categories [TSB] Figure 8",
-                  "the known informative cells (N, T, F) of synthetic data")
-    if not isinstance(box, Tensor) or tuple(box.shape) != tuple(x.shape):
-        got = tuple(box.shape) if isinstance(box, Tensor) else type(box).__name__
-        raise ShapeError(f"context.groundtruth must have x's shape {tuple(x.shape)}, got {got}")
-    means = category_means(attributions.to(x.device), box.to(x.device), _cells(context, x))
+    box = groundtruth_box(context, x, "pixel categories [TSB] Figure 8",
+                          "the known informative cells (N, T, F) of synthetic data")
+    means = category_means(attributions.to(x.device), box, valid_cells(context, x))
     return MetricOutput(per_sample={name: means[:, i].float().cpu()
                                     for i, name in enumerate(CATEGORY_OUTPUTS)})
 

@@ -76,6 +76,7 @@ from saliencylab.metrics._common import (
     model_inputs,
     model_outputs,
     pass_rows,
+    valid_cells,
 )
 from saliencylab.metrics.aggregate import mean_se_along, trapezoid
 from saliencylab.metrics.protocol import (
@@ -84,7 +85,6 @@ from saliencylab.metrics.protocol import (
     MetricOutput,
     as_context,
     require,
-    valid_steps,
 )
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.utils import chunks, eval_mode, model_device, resolve_generator
@@ -185,7 +185,7 @@ def _without_padding(saliency: torch.Tensor, valid: torch.Tensor | None
     if saliency.dim() != 3:
         raise ShapeError(f"valid marks the steps of ragged series (N, T, F); got maps of shape "
                          f"{tuple(saliency.shape)}")
-    cells = valid_steps(MetricContext(valid=valid), saliency).unsqueeze(-1).expand_as(saliency)
+    cells = valid_cells(MetricContext(valid=valid), saliency)
     return saliency.masked_fill(~cells, 0), cells
 
 

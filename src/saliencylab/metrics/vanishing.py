@@ -38,17 +38,13 @@ from saliencylab.metrics._common import (
     batch_size_of,
     check_inputs,
     check_labels,
+    groundtruth_box,
     model_inputs,
     model_outputs,
     pass_rows,
+    valid_cells,
 )
-from saliencylab.metrics.protocol import (
-    MetricContext,
-    MetricOutput,
-    as_context,
-    require,
-    valid_steps,
-)
+from saliencylab.metrics.protocol import MetricContext, MetricOutput, as_context
 from saliencylab.metrics.registry import Metric, register_metric
 from saliencylab.utils import chunks, eval_mode
 
@@ -177,14 +173,9 @@ def vanishing_scores(
     context = as_context(context)
     _check_options(saliency=saliency)
     check_inputs(x, y, attributions)
-    box = require(context, "groundtruth", "WJac / Euc [ICA]",
-                  "the known informative cells (N, *sample) of synthetic data")
-    if not isinstance(box, Tensor) or tuple(box.shape) != tuple(x.shape):
-        got = tuple(box.shape) if isinstance(box, Tensor) else type(box).__name__
-        raise ShapeError(f"context.groundtruth must have x's shape {tuple(x.shape)}, got {got}")
-    box = box.to(x.device).bool()
-    steps = valid_steps(context, x)
-    cells = None if steps is None else steps[..., None].expand(x.shape)
+    box = groundtruth_box(context, x, "WJac / Euc [ICA]",
+                          "the known informative cells (N, *sample) of synthetic data").bool()
+    cells = valid_cells(context, x)
     if saliency == "maps":
         raw = attributions.detach().abs()
     else:

@@ -164,25 +164,29 @@ class ReshapedTCN(TimeSeriesClassifier):
         return self.tcn(to_series(x, self.group))
 
 
-class UnivariateTCN(ReshapedTCN):
+class _FixedGroupTCN(ReshapedTCN):
+    """:class:`ReshapedTCN` whose group is the class's ``fixed_group``, not an option (so the
+    config leaves it out)."""
+
+    fixed_group: int
+
+    def __init__(self, n_features: int, n_time: int, n_classes: int = 2,
+                 channels: list[int] | tuple[int, ...] = (5, 5, 50), kernel_size: int = 4,
+                 dropout: float = 0.1) -> None:
+        super().__init__(n_features, n_time, n_classes, self.fixed_group, channels, kernel_size,
+                         dropout)
+        del self.config["group"]
+
+
+class UnivariateTCN(_FixedGroupTCN):
     """:class:`ReshapedTCN` with ``group=1`` (registry name ``tcn_univariate``)."""
 
     name = "tcn_univariate"
-
-    def __init__(self, n_features: int, n_time: int, n_classes: int = 2,
-                 channels: list[int] | tuple[int, ...] = (5, 5, 50), kernel_size: int = 4,
-                 dropout: float = 0.1) -> None:
-        super().__init__(n_features, n_time, n_classes, 1, channels, kernel_size, dropout)
-        del self.config["group"]
+    fixed_group = 1
 
 
-class BivariateTCN(ReshapedTCN):
+class BivariateTCN(_FixedGroupTCN):
     """:class:`ReshapedTCN` with ``group=2`` (registry name ``tcn_bivariate``)."""
 
     name = "tcn_bivariate"
-
-    def __init__(self, n_features: int, n_time: int, n_classes: int = 2,
-                 channels: list[int] | tuple[int, ...] = (5, 5, 50), kernel_size: int = 4,
-                 dropout: float = 0.1) -> None:
-        super().__init__(n_features, n_time, n_classes, 2, channels, kernel_size, dropout)
-        del self.config["group"]
+    fixed_group = 2

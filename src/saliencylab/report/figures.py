@@ -33,6 +33,7 @@ from saliencylab.metrics.distribution import (
     DECAY_OUTPUTS,
     decay_fit,
 )
+from saliencylab.report.plots import plt, save_figure
 
 __all__ = ["FIGURE3_RULE", "FIGURE8_RULE", "GRADIENT_BASED", "figure3_table", "figure8_table",
            "figure_rows", "figure_sections"]
@@ -187,17 +188,7 @@ def figure_rows(run_root: str | Path = "runs", scale: str = "small") -> list[dic
     return rows
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _plot_figure3(table: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
     processes = list(dict.fromkeys(table["process"])) if "process" in table else ["–"]
     fig, axes = plt.subplots(2, len(processes), figsize=(4 * len(processes), 6.4),
                              sharex=True, sharey=True, squeeze=False)
@@ -225,15 +216,10 @@ def _plot_figure3(table: pd.DataFrame, path: Path) -> Path:
     for i in range(2):
         axes[i, -1].legend(fontsize=6, loc="upper right")
     fig.suptitle("[TSB] Figure 3, ours: saliency of ranked cells (scaled by the top cell)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _plot_figure8(table: pd.DataFrame, path: Path) -> Path:
-    plt = _plt()
     grad = table[table["method"] == "gradient"] if (table["method"] == "gradient").any() \
         else table
     models = [m for m in _LABELS if m in set(grad["model"])]
@@ -247,11 +233,7 @@ def _plot_figure8(table: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("mean gradient saliency\n(scaled by the map's max)")
     ax.set_title("[TSB] Figure 8(a), ours: saliency per pixel category, Middle box")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _plot_figure8_maps(run_dir: Path, path: Path) -> Path | None:
@@ -276,7 +258,6 @@ def _plot_figure8_maps(run_dir: Path, path: Path) -> Path | None:
                     maps.append((_LABELS[model], ex["x"][0], ex["mask"][0], ex["saliency"][0]))
     if not maps:
         return None
-    plt = _plt()
     panels = [("input", maps[0][1], "viridis"), ("ground truth", maps[0][2], "Greys"),
               *[(label, sal, "hot") for label, _, _, sal in maps]]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.6), squeeze=False)
@@ -287,10 +268,7 @@ def _plot_figure8_maps(run_dir: Path, path: Path) -> Path | None:
         ax.set_ylabel("feature", fontsize=7)
         ax.tick_params(labelsize=6)
     fig.suptitle("[TSB] Figure 8(b), ours: gradient maps of one test sample", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80)
 
 
 def _md(frame: pd.DataFrame, columns: list[str]) -> str:

@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from saliencylab.bench.store import ResultStore  # noqa: E402
+from saliencylab.report.plots import save_figure  # noqa: E402
 
 __all__ = ["curves_frame", "image_section", "plot_curves", "plot_distributions", "plot_maps"]
 
@@ -82,10 +83,7 @@ def plot_curves(curves: pd.DataFrame, path: Path) -> Path:
             if j == 0:
                 ax.set_ylabel("test accuracy (%)")
     axes[0, -1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def _scaled(m: np.ndarray) -> np.ndarray:
@@ -119,9 +117,7 @@ def plot_maps(examples: dict[str, np.lib.npyio.NpzFile], path: Path, n: int = 4)
         ax.set_yticks([])
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110, tight=False)
 
 
 def plot_distributions(values: dict[str, np.ndarray], path: Path, n_samples: int = 4) -> Path:
@@ -152,10 +148,7 @@ def plot_distributions(values: dict[str, np.ndarray], path: Path, n_samples: int
     handles = [plt.Rectangle((0, 0), 1, 1, color=palette[t]) for t in trainings]
     axes[0].legend(handles, trainings, fontsize=7, ncol=3, loc="lower left",
                    bbox_to_anchor=(0, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def _auc(curves: pd.DataFrame) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -11,6 +12,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+
+def save_figure(fig, path: Path, *, dpi: int = 90, tight: bool = True, **savefig: Any) -> Path:
+    """Lay out (``tight``), write ``fig`` to ``path`` (its folder made) and close it; returns
+    ``path``. Every figure of the reports and docs goes through here."""
+    if tight:
+        fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, **savefig)
+    plt.close(fig)
+    return path
 
 
 def _grid(n: int, ncols: int = 3, size: tuple[float, float] = (4.2, 3.2)):
@@ -41,10 +53,7 @@ def accuracy_drop_curves(evals: pd.DataFrame, path: Path, random_method: str = "
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def distributions(evals: pd.DataFrame, by: str, path: Path,
@@ -61,10 +70,7 @@ def distributions(evals: pd.DataFrame, by: str, path: Path,
         ax.set_title(title, fontsize=9)
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
         ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def example_maps(examples: list[tuple[str, np.lib.npyio.NpzFile]], path: Path) -> Path:
@@ -94,10 +100,7 @@ def example_maps(examples: list[tuple[str, np.lib.npyio.NpzFile]], path: Path) -
             if name != "input":
                 ax.set_title(name, fontsize=8)
         row[0].set_title(title, fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80)
 
 
 def metric_by_dataset(evals: pd.DataFrame, path: Path, method: str,
@@ -123,7 +126,4 @@ def metric_by_dataset(evals: pd.DataFrame, path: Path, method: str,
         ax.set_title(f"{metric.upper()} of {method}", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

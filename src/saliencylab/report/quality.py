@@ -38,6 +38,7 @@ from saliencylab.metrics.normalize import (  # noqa: E402
     normalize_scores,
     zscore,
 )
+from saliencylab.report.plots import save_figure  # noqa: E402
 
 __all__ = ["correlation_heatmap", "metric_method_heatmaps", "normalized_heatmap",
            "normalized_scores", "quality_frame", "quality_section"]
@@ -165,10 +166,7 @@ def metric_method_heatmaps(frame: pd.DataFrame, path: Path) -> Path:
                            vlim=2.0)
         ax.set_title(f"{model} · {dataset}", fontsize=10)
         fig.colorbar(image, ax=ax, fraction=0.04, label="z across methods (higher = better)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def normalized_heatmap(scores: pd.DataFrame, path: Path) -> Path:
@@ -194,9 +192,7 @@ def normalized_heatmap(scores: pd.DataFrame, path: Path) -> Path:
         ax.set_title(f"{dataset}: z-score per metric across methods", fontsize=10)
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.03, label="z (higher = better)")
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, tight=False, bbox_inches="tight")
 
 
 def correlation_heatmap(scores: pd.DataFrame, path: Path) -> tuple[Path, pd.DataFrame] | None:
