@@ -16,17 +16,16 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from saliencylab.bench.paper_tables import SGT_TABLE1, SGT_TABLE1_METHODS
 from saliencylab.bench.store import ResultStore
 from saliencylab.report.tables import train_table
 from saliencylab.report.text import table1_frame
 
-#: [SGT] Table 1, Movies (AOPC): method -> (Trad., Sal. Guided); random 0.056 / 0.294.
+#: [SGT] Table 1, Movies (AOPC): metric -> method -> (Trad., Sal. Guided), and "random".
 SGT_TABLE1_MOVIES = {
-    "comprehensiveness": {"gradient": (0.200, 0.240), "integrated_gradients": (0.265, 0.306),
-                          "smoothgrad": (0.198, 0.256), "random": 0.056},
-    "sufficiency": {"gradient": (0.042, 0.013), "integrated_gradients": (0.054, 0.002),
-                    "smoothgrad": (0.034, 0.008), "random": 0.294},
-}
+    metric: {**{m: values[2 * i: 2 * i + 2] for i, m in enumerate(SGT_TABLE1_METHODS)},
+             "random": values[-1]}
+    for metric, values in SGT_TABLE1["movies"].items()}
 PAPER_HEAD = ("| metric | Gradient Trad. | Gradient Sal. | IG Trad. | IG Sal. | SmoothGrad Trad. "
               "| SmoothGrad Sal. | Random |\n|---|---|---|---|---|---|---|---|")
 METHODS = ("gradient", "integrated_gradients", "smoothgrad")

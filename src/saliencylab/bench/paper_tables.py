@@ -51,6 +51,7 @@ __all__ = [
     "SGT_SUPP_DIFFS",
     "SGT_SUPP_K",
     "SGT_TABLE1",
+    "SGT_TABLE1_METHODS",
     "SGT_TABLE2",
     "SUPP_TABLE_OF",
     "TSB_FIGURES",

@@ -46,6 +46,7 @@ import torch
 
 from saliencylab.bench.cells import EvalTask, TrainTask
 from saliencylab.bench.config import SGTSettings
+from saliencylab.bench.paper_tables import SGT_SUPP_AUC
 from saliencylab.bench.runner import run_tasks
 from saliencylab.bench.store import ResultStore
 from saliencylab.data import Dataset, Split
@@ -64,8 +65,6 @@ IMAGE_TRAININGS: tuple[str, ...] = ("traditional", "saliency_guided", "fine_tune
 METHODS: tuple[str, ...] = ("random", "gradient", "integrated_gradients", "smoothgrad")
 CERTIFY_METRICS: tuple[str, ...] = ("completeness", "soundness", "deletion", "insertion",
                                     "insertion_blur", "saliency_metric")
-#: [SGT] supplement Table 2: AUC of the accuracy drop on MNIST, Gradient (IID replacement).
-SGT_TABLE2 = {"traditional": 3360.4, "saliency_guided": 1817.6, "fine_tuned": 2258.8}
 #: The quality metrics of [OBJ] defined for images; sanity compares maps by SSIM, whose 11-pixel
 #: window needs images of at least 11 x 11 (MNIST, not the 8 x 8 digits).
 QUALITY_METRICS: tuple[str, ...] = ("inter_class_sensitivity", "robustness")
@@ -308,7 +307,7 @@ def _markdown(frame: pd.DataFrame) -> str:
         cells = ["–" if row[c] is None or math.isnan(row[c]) else f"{row[c]:.0f}"
                  for c in ("iid", "ood", "roar")]
         lines.append(f"| {row['training']} | {row['method']} | " + " | ".join(cells) + " |")
-    ref = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in SGT_TABLE2.items())
+    ref = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in SGT_SUPP_AUC.items())
     lines.append(f"\n[SGT] supplement Table 2 (MNIST, Gradient): {ref}. AUC = area under "
                  "accuracy (%) over removed pixels (%), 10 % to 90 %.")
     return "\n".join(lines) + "\n"

@@ -224,11 +224,14 @@ def _scatter(frame: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def _command(preset: str) -> str:
+def _command(preset: str, command: str = "bench") -> str:
+    """The command that computes ``preset``'s cells (``bench``) or the whole page."""
     from saliencylab.bench.config import DATA_DIR_PRESETS
 
-    return f"saliencylab bench --preset {preset}" + (
-        " --data-dir DIR" if preset in DATA_DIR_PRESETS else "")
+    data = " --data-dir DIR" if preset in DATA_DIR_PRESETS else ""
+    if command == "reproduce":
+        return f"saliencylab reproduce{data}"
+    return f"saliencylab bench --preset {preset}{data}"
 
 
 def write_reproduction(out: str | Path = "docs/reproduction.md", *, run_root: str | Path = "runs",
@@ -295,7 +298,8 @@ def write_reproduction(out: str | Path = "docs/reproduction.md", *, run_root: st
             state = ("not run yet" if preset not in seconds else
                      "run, but none of this table's numbers are in its store")
             parts.append(f"{len(part)} numbers; preset `{preset}` {state}: "
-                         f"`{_command(preset)}` (or `saliencylab reproduce`) computes them.\n")
+                         f"`{_command(preset)}` (or `{_command(preset, 'reproduce')}`) "
+                         "computes them.\n")
             continue
         stand_ins = {paper: ours for (p, paper), ours in STAND_INS.items()
                      if p == part["preset"].iloc[0]}
