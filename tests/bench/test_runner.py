@@ -96,3 +96,19 @@ def test_sigkill_mid_run_then_resume_loses_and_recomputes_nothing(tmp_path):
         finished_at = store.cells_frame().set_index("key")["finished"].to_dict()
     for key, stamp in killed_at.items():  # and were not recomputed
         assert finished_at[key] == stamp
+
+
+def test_a_data_folder_is_keyed_by_where_it_is_not_how_it_is_spelled(tmp_path, monkeypatch):
+    from saliencylab.bench.cells import TrainTask
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def key(folder) -> str:
+        return TrainTask("digits", None, "mnist_cnn", "traditional", 0, data_dir=folder).key
+
+    assert key("a") == key("./a") == key(str(tmp_path / "a")) == key("b/../a")
+    assert key("a") != key("b")
+    monkeypatch.chdir(tmp_path / "b")  # the same relative name now names another folder
+    assert key("a") != key(str(tmp_path / "a"))

@@ -80,7 +80,12 @@ class TrainTask:
 
     @property
     def key(self) -> str:
-        return "train-" + stable_hash(asdict(self))
+        fields = asdict(self)
+        if self.data_dir is not None:
+            # The folder, not its spelling: "data", "./data" and its absolute path are one
+            # folder, and the same relative name run from another directory is another one.
+            fields["data_dir"] = os.path.realpath(self.data_dir)
+        return "train-" + stable_hash(fields)
 
     def describe(self) -> dict[str, Any]:
         """Flat columns for the results store."""
