@@ -20,6 +20,7 @@ import torch
 from saliencylab.data.sources import load_dataset
 from saliencylab.explain import explain
 from saliencylab.metrics.groundtruth import masked_accuracy, mass_top_mask
+from saliencylab.runtime import configure_cpu
 from saliencylab.train.trainer import load_checkpoint
 
 FRACTIONS = (0.5, 0.8, 0.9, 1.0)
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--n", type=int, default=100, help="test samples per model")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    configure_cpu()
     print("| design | map | d | cells replaced | box cells replaced | accuracy (%) |")
     print("|---|---|---|---|---|---|")
     for checkpoint in sorted((args.run_dir / "models").glob("*.pt")):

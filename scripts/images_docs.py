@@ -14,16 +14,13 @@ runs' results stores.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from saliencylab.bench.paper_tables import SGT_SUPP_AUC
 from saliencylab.bench.store import ResultStore
@@ -36,6 +33,7 @@ from saliencylab.experiments.images import (
     run_images,
 )
 from saliencylab.experiments.series import SeriesSettings, run_series_maps
+from saliencylab.runtime import configure_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 #: MNIST as a time series at a laptop scale ([SGT] supplement Figures 5-7).
@@ -71,20 +69,17 @@ def _mnist_section(run_dir: Path) -> list[str]:
     nothing when the run does not exist."""
     if not (run_dir / "results.sqlite").is_file():
         return []
-    settings = json.loads((run_dir / "settings.json").read_text())
-    table = auc_table(run_dir)
-    with ResultStore(run_dir / "results.sqlite") as store:
-        rows = store.results_frame(kind="train")
-    rows = rows[rows["metric"] == "test_accuracy"]
-    acc = {t: float(rows[rows["training"] == t]["value"].iloc[-1])
-           for t in IMAGE_TRAININGS if (rows["training"] == t).any()}
+    settings = ImagesSettings.of_run(run_dir)
+    trains, evals = image_tasks(settings)
+    table = auc_table(run_dir, evals)
+    acc = _accuracies(run_dir, trains)
     lines = ["## On MNIST", "",
              f"`saliencylab bench --preset {run_dir.name} --data-dir DIR` on the MNIST IDX "
-             f"files: {settings['dataset_options'].get('n_train', 60000)} training images "
+             f"files: {settings.dataset_options.get('n_train', 60000)} training images "
              "(the first of the file, "
-             f"{settings['dataset_options'].get('n_val', 5000)} of them for validation), "
-             f"{settings['epochs']} epochs at most, {settings['n_eval']} test images explained, "
-             f"ROAR for {', '.join(settings['roar_methods'])} with {settings['roar_epochs']} "
+             f"{settings.dataset_options.get('n_val', 5000)} of them for validation), "
+             f"{settings.epochs} epochs at most, {settings.n_eval} test images explained, "
+             f"ROAR for {', '.join(settings.roar_methods)} with {settings.roar_epochs} "
              "epochs per fraction. Test accuracy: "
              + ", ".join(f"{t.replace('_', ' ')} {v:.3f}" for t, v in acc.items()) + ".", "",
              "| training | method | AUC IID ↓ | AUC OOD ↓ | AUC ROAR ↓ | [SGT] supp. Table 2 |",
@@ -121,9 +116,7 @@ def main() -> None:
     parser.add_argument("--mnist-run", type=Path, default=ROOT / "runs" / "mnist-small",
                         help="an MNIST run of the image experiment to report (if it exists)")
     args = parser.parse_args()
-    # The CLI's thread count, so that these cells equal those of `saliencylab bench --preset
-    # images-quick` (a float sum over 2 threads rounds differently than over 1).
-    torch.set_num_threads(int(os.environ.get("SALIENCYLAB_THREADS", "1")))
+    configure_cpu()  # the CLI's threads: these cells equal `saliencylab bench`'s
     img = ROOT / "docs" / "img"
     img.mkdir(parents=True, exist_ok=True)
 

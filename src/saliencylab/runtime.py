@@ -26,7 +26,7 @@ import os
 import platform
 from collections.abc import Iterator
 
-__all__ = ["blas_threads", "tune_cpu_allocator"]
+__all__ = ["blas_threads", "configure_cpu", "tune_cpu_allocator"]
 
 # mallopt() parameters from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
@@ -61,6 +61,20 @@ def tune_cpu_allocator() -> bool:
     _applied = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
     return _applied
+
+
+def configure_cpu(threads: int | None = None) -> int:
+    """The command-line tool's process settings, for scripts that should compute the same
+    cells: ``threads`` torch CPU threads (default ``$SALIENCYLAB_THREADS`` or 1; a float sum
+    over 2 threads rounds differently than over 1) and :func:`tune_cpu_allocator`. Returns the
+    thread count."""
+    import torch
+
+    if threads is None:
+        threads = int(os.environ.get("SALIENCYLAB_THREADS", "1"))
+    torch.set_num_threads(threads)
+    tune_cpu_allocator()
+    return threads
 
 
 @contextlib.contextmanager

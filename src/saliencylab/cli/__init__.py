@@ -27,12 +27,9 @@ def _global_options(
         "threads on a busy machine can be many times slower",
     ),
 ) -> None:
-    import torch
+    from saliencylab.runtime import configure_cpu
 
-    from saliencylab.runtime import tune_cpu_allocator
-
-    torch.set_num_threads(threads)
-    tune_cpu_allocator()
+    configure_cpu(threads)
 
 
 # Command modules, in the order their commands appear in --help.

@@ -51,7 +51,6 @@ def reproduce(
         if name not in SCALES:
             raise UnknownNameError("paper preset", name, list(SCALES))
     presets = [scaled_preset(n, scale) for n in names]  # checks the scale too
-    seconds: dict[str, float] = {}
     if run:
         for preset in presets:
             if preset in DATA_DIR_PRESETS and data_dir is None:
@@ -75,8 +74,8 @@ def reproduce(
                 console.print(f"[bold]reproduce[/] {preset}: skipped, its data is not in "
                               f"{data_dir}: {exc}", highlight=False)
                 continue
-            seconds[preset] = time.perf_counter() - start
-            console.print(f"cells: {line} ({seconds[preset]:.0f} s)", highlight=False)
+            console.print(f"cells: {line} ({time.perf_counter() - start:.0f} s)",
+                          highlight=False)
     command = (f"saliencylab reproduce --scale {scale}" + (f" --only {only}" if only else "")
                + (" --data-dir DIR" if data_dir is not None else ""))
     page = write_reproduction(out, run_root=run_root, scale=scale, command=command)

@@ -114,6 +114,12 @@ class ImagesSettings:
                    roar_methods=("random", "gradient"), roar_epochs=2)
 
     @classmethod
+    def of_run(cls, run_dir: str | Path) -> ImagesSettings:
+        """The settings a :func:`run_images` run recorded in ``run_dir/settings.json``."""
+        raw = json.loads((Path(run_dir) / "settings.json").read_text())
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+
+    @classmethod
     def for_preset(cls, preset: str, data_dir: str | Path | None = None) -> ImagesSettings:
         """The settings of an image experiment preset (``images-quick``, ``mnist-small``,
         ``mnist``); the MNIST ones need ``data_dir``."""

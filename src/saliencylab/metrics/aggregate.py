@@ -99,6 +99,20 @@ def mean_se_along(
     return mean, se, n
 
 
+def summary_rows(metric: str, mean: float, se: float, n: int) -> list[tuple[str, str, float]]:
+    """The results-store rows of one summary: ``mean`` where defined, ``se`` where defined and
+    ``n > 1``, and always ``n``.
+
+    Example:
+        >>> summary_rows("aup", 0.5, float("nan"), 1)
+        [('aup', 'mean', 0.5), ('aup', 'n', 1.0)]
+    """
+    rows = [(metric, "mean", float(mean))] if n > 0 and math.isfinite(mean) else []
+    if n > 1 and math.isfinite(se):
+        rows.append((metric, "se", float(se)))
+    return [*rows, (metric, "n", float(n))]
+
+
 def combine_seeds(seed_means: ArrayLike) -> tuple[float, float, int]:
     """Mean over seeds of the per-seed means, standard error across seeds, number of seeds.
 

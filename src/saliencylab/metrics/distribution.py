@@ -47,7 +47,7 @@ from torch import Tensor, nn
 
 from saliencylab.errors import ShapeError
 from saliencylab.metrics._common import check_inputs, groundtruth_box, valid_cells
-from saliencylab.metrics.aggregate import mean_se_along
+from saliencylab.metrics.aggregate import mean_se_along, summary_rows
 from saliencylab.metrics.protocol import MetricContext, MetricOutput, as_context
 from saliencylab.metrics.registry import Metric, register_metric
 
@@ -252,15 +252,9 @@ def saliency_distribution(
     check_inputs(x, y, attributions)
     cells = valid_cells(context, x)
     curve = rank_decay(attributions, DECAY_FRACTIONS, cells)
-    rows: list[tuple[str, str, float]] = []
     means, ses, counts = mean_se_along(curve, dim=0)
-    for i, name in enumerate(DECAY_OUTPUTS):
-        mean, se, n = float(means[i]), float(ses[i]), int(counts[i])
-        if n > 0 and math.isfinite(mean):
-            rows.append((name, "mean", mean))
-        if n > 1 and math.isfinite(se):
-            rows.append((name, "se", se))
-        rows.append((name, "n", float(n)))
+    rows = [row for i, name in enumerate(DECAY_OUTPUTS)
+            for row in summary_rows(name, float(means[i]), float(ses[i]), int(counts[i]))]
     return MetricOutput(
         per_sample={"decay_rate": rate_per_sample(curve).float().cpu(),
                     "top10_share": top_share(attributions, 0.1, cells).float().cpu()},

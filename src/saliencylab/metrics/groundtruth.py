@@ -78,7 +78,7 @@ from saliencylab.metrics._common import (
     pass_rows,
     valid_cells,
 )
-from saliencylab.metrics.aggregate import mean_se_along, trapezoid
+from saliencylab.metrics.aggregate import mean_se_along, summary_rows, trapezoid
 from saliencylab.metrics.protocol import (
     BackgroundFn,
     MetricContext,
@@ -779,11 +779,7 @@ class GroundTruthResult:
         f = self.fractions.tolist()
 
         def add(metric: str, mean: float, se: float, n: int) -> None:
-            if n > 0 and math.isfinite(mean):
-                rows.append((metric, "mean", float(mean)))
-            if n > 1 and math.isfinite(se):
-                rows.append((metric, "se", float(se)))
-            rows.append((metric, "n", float(n)))
+            rows.extend(summary_rows(metric, mean, se, n))
 
         add("clean_accuracy_pct", *_scalar_mse(self.clean_correct.double() * 100.0))
         m, s, n = mean_se_along(self.correct.double() * 100.0)

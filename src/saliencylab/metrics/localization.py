@@ -397,6 +397,53 @@ def _predict_steps(model: nn.Module, x: torch.Tensor, batch_size: int | None) ->
     return torch.cat(out)
 
 
+def _scored_inputs(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    attributions: torch.Tensor,
+    context: MetricContext | None,
+    background: int,
+    target: int | torch.Tensor | str | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int | torch.Tensor | None]:
+    """What :func:`localization` scores for :func:`localization_score` and
+    :func:`localization_biases`: ``(attributions, labels, predictions, target)`` checked, on one
+    device, padding cleared; the model runs once however many biases are scored."""
+    context = as_context(context)
+    check_model_layout(model, x)
+    if isinstance(x, torch.Tensor) and x.dim() == 4:
+        raise NotApplicableError("localization scores per-step segments of time series (B, T, "
+                                 f"F); got images of shape {tuple(x.shape)}")
+    if not isinstance(x, torch.Tensor) or not isinstance(attributions, torch.Tensor) or \
+            x.dim() != 3 or x.shape != attributions.shape:
+        got = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+               for t in (x, attributions)]
+        raise ShapeError(f"x and attributions must both be (B, T, F) of the same shape, got "
+                         f"{got[0]} and {got[1]}")
+    labels = require(context, "segments", "localization", "the true per-step labels (B, T)")
+    labels = torch.as_tensor(labels).to(attributions.device)
+    _check_labels(labels, "context.segments")
+    if labels.shape != attributions.shape[:2]:
+        raise ShapeError(f"context.segments must be (B, T) = {tuple(attributions.shape[:2])}, "
+                         f"got {tuple(labels.shape)}")
+    if isinstance(target, str):
+        if target != "label":
+            raise ConfigError(f"target must be an int, a (B,) tensor, 'label' or None, got "
+                              f"{target!r}")
+        if y is None:
+            raise ConfigError("target='label' scores the segments of y's classes; y is None")
+        target = y
+    batch_size = batch_size_of(context, None)
+    x = model_inputs(model, x.detach().to(model_device(model)))
+    predictions = _predict_steps(model, x, batch_size).to(attributions.device)
+    valid = valid_steps(context, attributions)
+    if valid is not None:  # padding: neither relevant nor labelled
+        attributions = attributions.masked_fill(~valid.unsqueeze(-1), 0.0)
+        labels = labels.masked_fill(~valid, background)
+        predictions = predictions.masked_fill(~valid, background)
+    return attributions, labels, predictions, target
+
+
 def localization_score(
     model: nn.Module,
     x: torch.Tensor,
@@ -438,40 +485,10 @@ def localization_score(
         >>> localization_score(model, x, None, torch.rand(4, 16, 2), context=ctx).shape
         torch.Size([4])
     """
-    context = as_context(context)
     check_localization_options(theta=theta, alpha=alpha, bias=bias, cardinality=cardinality,
                                background=background, target=target, absolute=absolute)
-    check_model_layout(model, x)
-    if isinstance(x, torch.Tensor) and x.dim() == 4:
-        raise NotApplicableError("localization scores per-step segments of time series (B, T, "
-                                 f"F); got images of shape {tuple(x.shape)}")
-    if not isinstance(x, torch.Tensor) or not isinstance(attributions, torch.Tensor) or \
-            x.dim() != 3 or x.shape != attributions.shape:
-        got = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-               for t in (x, attributions)]
-        raise ShapeError(f"x and attributions must both be (B, T, F) of the same shape, got "
-                         f"{got[0]} and {got[1]}")
-    labels = require(context, "segments", "localization", "the true per-step labels (B, T)")
-    labels = torch.as_tensor(labels).to(attributions.device)
-    _check_labels(labels, "context.segments")
-    if labels.shape != attributions.shape[:2]:
-        raise ShapeError(f"context.segments must be (B, T) = {tuple(attributions.shape[:2])}, "
-                         f"got {tuple(labels.shape)}")
-    if isinstance(target, str):
-        if target != "label":
-            raise ConfigError(f"target must be an int, a (B,) tensor, 'label' or None, got "
-                              f"{target!r}")
-        if y is None:
-            raise ConfigError("target='label' scores the segments of y's classes; y is None")
-        target = y
-    batch_size = batch_size_of(context, None)
-    x = model_inputs(model, x.detach().to(model_device(model)))
-    predictions = _predict_steps(model, x, batch_size).to(attributions.device)
-    valid = valid_steps(context, attributions)
-    if valid is not None:  # padding: neither relevant nor labelled
-        attributions = attributions.masked_fill(~valid.unsqueeze(-1), 0.0)
-        labels = labels.masked_fill(~valid, background)
-        predictions = predictions.masked_fill(~valid, background)
+    attributions, labels, predictions, target = _scored_inputs(
+        model, x, y, attributions, context, background, target)
     return localization(attributions, labels, predictions, theta=theta, alpha=alpha, bias=bias,
                         cardinality=cardinality, background=background, target=target,
                         absolute=absolute)
@@ -504,11 +521,14 @@ def localization_biases(
         >>> sorted(out.per_sample)
         ['localization_back', 'localization_flat', 'localization_front', 'localization_middle']
     """
-    options = dict(theta=theta, alpha=alpha, cardinality=cardinality, background=background,
-                   target=target, absolute=absolute)
+    check_localization_options(theta=theta, alpha=alpha, cardinality=cardinality,
+                               background=background, target=target, absolute=absolute)
+    attributions, labels, predictions, target = _scored_inputs(
+        model, x, y, attributions, context, background, target)
     return MetricOutput(per_sample={
-        f"localization_{bias}": localization_score(model, x, y, attributions, context=context,
-                                                   bias=bias, **options)
+        f"localization_{bias}": localization(
+            attributions, labels, predictions, theta=theta, alpha=alpha, bias=bias,
+            cardinality=cardinality, background=background, target=target, absolute=absolute)
         for bias in BIASES})
 
 

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
-from saliencylab.metrics.aggregate import mean_se
+from saliencylab.metrics.aggregate import mean_se, summary_rows
 from saliencylab.metrics.protocol import MetricContext, MetricOutput, as_context
 from saliencylab.metrics.registry import NEEDS, Metric, family_options, get_metric
 from saliencylab.utils import make_generator
@@ -72,12 +71,7 @@ class Scores:
         ``(name, "seconds", value)`` timings."""
         rows: list[tuple[str, str, float]] = []
         for name, values in self.per_sample.items():
-            mean, se, n = mean_se(values)
-            if n > 0 and math.isfinite(mean):
-                rows.append((name, "mean", mean))
-            if n > 1 and math.isfinite(se):
-                rows.append((name, "se", se))
-            rows.append((name, "n", float(n)))
+            rows += summary_rows(name, *mean_se(values))
         rows += self.extra_rows
         rows += [(name, "seconds", float(s)) for name, s in self.seconds.items()]
         return rows
