@@ -127,3 +127,21 @@ def test_image_auc_is_compared_and_stand_ins_are_not(tmp_path: Path) -> None:
     page = write_reproduction(tmp_path / "docs" / "r.md", run_root=tmp_path).read_text()
     assert "`SyntheticText` stands in for the paper's `movies`" in page
     assert "saliencylab bench --preset mnist-small --data-dir DIR" in page
+
+
+def test_certification_numbers_stand_next_to_cs_table4(tmp_path: Path) -> None:
+    from saliencylab.bench.paper_tables import CS_TABLE4
+
+    # the certify experiment's digits CNN stands in for CIFAR-10: shown, never compared
+    _fake_cells(tmp_path / "certify", "digits", "mnist_cnn", {
+        ("traditional", f"learned_mask_tv{lam:g} ({fill})"): {"completeness": c,
+                                                             "soundness": s + 0.01}
+        for fill, by_lambda in CS_TABLE4.items() for lam, (c, s) in by_lambda.items()})
+    rows = compare(tmp_path, "small")
+    cs = rows[rows["table"] == "[CS] Table 4"]
+    assert len(cs) == 16 and cs["ours"].notna().all()
+    assert (cs["verdict"] == "not comparable").all()
+    soundness = cs[cs["metric"] == "soundness"]
+    assert (soundness["diff"] - 0.01).abs().max() < 1e-9
+    page = write_reproduction(tmp_path / "docs" / "r.md", run_root=tmp_path).read_text()
+    assert "`digits` stands in for the paper's `CIFAR-10`" in page

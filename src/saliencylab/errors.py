@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 class SaliencyLabError(Exception):
@@ -118,6 +122,21 @@ def nonfinite_counts(tensor: object) -> tuple[int, int]:
     return nan, inf
 
 
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether every value of a floating-point or complex tensor is finite, in one cheap
+    reduction when it is: a finite sum means every value is finite (a NaN or inf makes the sum
+    NaN or inf), and the sum is ~8x cheaper than ``isfinite().all()`` on a 40 000-value map. An
+    overflowing sum of finite values falls through to the exact check.
+
+    >>> import torch
+    >>> all_finite(torch.tensor([1.0, 2.0])), all_finite(torch.tensor([1.0, float("nan")]))
+    (True, False)
+    """
+    if not tensor.is_complex() and bool(tensor.sum().isfinite()):
+        return True
+    return bool(tensor.isfinite().all())
+
+
 def check_nonfinite(tensor: object, what: str, hint: str | None = None, *,
                     prefix: str | None = None) -> None:
     """Raise :class:`NonFiniteError` if the tensor ``tensor`` holds NaN or inf.
@@ -129,12 +148,7 @@ def check_nonfinite(tensor: object, what: str, hint: str | None = None, *,
     is_float = getattr(tensor, "is_floating_point", None)
     if is_float is None or not (is_float() or tensor.is_complex()):  # type: ignore[attr-defined]
         return
-    # A finite sum means every value is finite (a NaN or inf makes the sum NaN or inf); the sum is
-    # ~8x cheaper than isfinite().all() on a 40 000-value map. An overflowing sum of finite
-    # values falls through to the exact check.
-    if not tensor.is_complex() and bool(tensor.sum().isfinite()):  # type: ignore[attr-defined]
-        return
-    if bool(tensor.isfinite().all()):  # type: ignore[attr-defined]
+    if all_finite(tensor):  # type: ignore[arg-type]
         return
     nan, inf = nonfinite_counts(tensor)
     n = nan + inf

@@ -74,7 +74,7 @@ def test_vanishing_plans_wjac_and_euc_next_to_aup() -> None:
 
 def test_scales() -> None:
     for name, by_scale in SCALES.items():
-        if name in ("sgt-text", "sgt-images", "obj-table1"):  # experiments, data presets
+        if name in ("sgt-text", "sgt-images", "obj-table1", "cs-table4"):  # experiments, data
             assert set(by_scale) == {"small", "full"}
             assert all(p in PRESETS or p in EXPERIMENTS for p in by_scale.values())
             continue

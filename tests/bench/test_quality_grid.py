@@ -177,3 +177,43 @@ def test_eval_task_with_metrics_is_content_addressed():
     c = eval_tasks(tiny_grid(metrics=["stability"]), train_tasks(grid))
     assert not {t.key for t in a} & {t.key for t in c}
     assert isinstance(a[0], EvalTask)
+
+
+def test_segmentation_cells_explain_the_segments_classes_only():
+    """[OBJ] §3.6 localizes class-specific relevance: the no-class steps are not explained."""
+    import torch
+
+    from saliencylab.bench.cells import explain_targets
+    from saliencylab.data import load_dataset
+
+    data = load_dataset("SyntheticSegmentation", seed=0, n_train=8, n_test=6)
+    y = data.test.y
+    targets = explain_targets(data, data.test)
+    background = y == data.meta["background_label"]
+    assert background.any() and (~background).any()
+    assert torch.equal(targets[background], torch.full_like(y[background], -1))
+    assert torch.equal(targets[~background], y[~background])
+    gunpoint = load_dataset("GunPoint")
+    assert torch.equal(explain_targets(gunpoint, gunpoint.test), gunpoint.test.y)
+
+
+def test_reference_localization_explains_each_samples_dominant_class():
+    """With the localization metric's reference_quirks ([OBJ]'s released code) every valid
+    step of a sample explains its most frequent labelled class."""
+    import torch
+
+    from saliencylab.bench.cells import EvalTask, TrainTask, dominant_targets, explain_targets
+    from saliencylab.data import load_dataset
+    from saliencylab.metrics.localization import dominant_class
+
+    data = load_dataset("SyntheticSegmentation", seed=0, n_train=8, n_test=6)
+    targets = explain_targets(data, data.test, dominant=True)
+    expected = dominant_class(data.test.y)
+    has = expected >= 0
+    assert torch.equal(targets[has], expected[has][:, None].expand(-1, targets.shape[1]))
+    assert (targets[~has] == -1).all()
+    train = TrainTask("SyntheticSegmentation", None, "utime", "traditional", 0)
+    quirks = EvalTask(train, "gradient", metrics=("localization_flat",),
+                      metric_params={"localization_biases": {"reference_quirks": True}})
+    assert dominant_targets(quirks)
+    assert not dominant_targets(EvalTask(train, "gradient", metrics=("localization",)))

@@ -12,6 +12,7 @@ from saliencylab.errors import ConfigError, ShapeError, UnknownNameError
 from saliencylab.metrics import MetricContext
 from saliencylab.metrics.localization import (
     BIASES,
+    dominant_class,
     localization,
     localization_score,
     positional_bias,
@@ -249,6 +250,53 @@ def test_localization_score_uses_the_models_per_step_predictions():
     scores = localization_score(model, x, None, r, context=context)
     assert scores.tolist() == [0.5, 1.0]
     assert model.training  # the mode is restored
+
+
+class _Fixed(nn.Module):
+    """Per-step logits ``logits[i]`` for the sample whose x[:, 0, 0] holds i."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+        self.register_buffer("logits", logits)
+
+    def forward(self, x):
+        return self.logits[x[:, 0, 0].long()] + 0 * self.w
+
+
+def test_dominant_class_is_the_most_frequent_labelled_class():
+    labels = torch.tensor([[0, 0, 0, 0, 2, 2, 1], [0, 1, 1, 2, 2, 0, 0], [0, 0, 0, 0, 0, 0, 0]])
+    assert dominant_class(labels).tolist() == [2, 1, -1]  # background never; ties: smaller
+    assert dominant_class(labels, background=2).tolist() == [0, 0, 0]
+
+
+def test_reference_quirks_score_the_dominant_class_by_relevance_alone():
+    """[OBJ]'s released code: one class per sample, relevance alone, misclassified left out."""
+    labels = torch.tensor([[0, 1, 1, 1, 0, 2, 2, 0]] * 3)
+    r = torch.zeros(3, 8, 2)
+    r[:, 5:7, 1] = 1.0  # relevant on the class-2 segment only
+    x = torch.zeros(3, 8, 2)
+    x[1, 0, 0], x[2, 0, 0] = 1.0, 2.0
+    per_step = torch.tensor([0, 1, 1, 1, 0, 2, 2, 0])
+    logits = nn.functional.one_hot(per_step, 3).float().expand(3, 8, 3).clone()
+    logits[..., 0] *= 0.5  # summed over time, the segments' classes outweigh "no class"
+    logits[1, 5:7] = torch.tensor([0.0, 1.0, 0.0])  # sample 1 predicts class 1 in that segment
+    logits[2, :, 0] = 5.0  # sample 2: the summed logits say "no class": left out
+    model = _Fixed(logits)
+    context = MetricContext(segments=labels)
+    paper = localization_score(model, x, None, r, context=context)
+    # the paper's definition: both segments count and the relevant steps take the prediction
+    assert paper[0].item() == pytest.approx(0.5) and paper[1].item() == 0.0
+    assert paper[2].item() == 0.0  # the per-step predictions miss the class-2 segment
+    quirks = localization_score(model, x, None, r, context=context, reference_quirks=True)
+    # class 1 (3 steps) dominates, and the map is not on it; relevance alone, no predictions
+    assert quirks[0].item() == 0.0 and quirks[1].item() == 0.0 and quirks[2].isnan()
+    r2 = torch.zeros(3, 8, 2)
+    r2[:, 1:3, 0] = 1.0  # on two of the three steps of the dominant class-1 segment
+    quirks = localization_score(model, x, None, r2, context=context, reference_quirks=True)
+    assert quirks[:2].tolist() == pytest.approx([2 / 3, 2 / 3]) and quirks[2].isnan()
+    with pytest.raises(ConfigError, match="reference_quirks"):
+        localization_score(model, x, None, r, context=context, reference_quirks=True, target=1)
 
 
 def test_bad_inputs_raise():

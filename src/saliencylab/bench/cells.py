@@ -276,13 +276,39 @@ def metric_context(data: Dataset, split: Any, model: nn.Module, task: EvalTask,
     )
 
 
-def explain_targets(data: Dataset, split: Any) -> torch.Tensor:
-    """What an eval cell explains: the true label, or the true label of every valid step of a
-    segmentation model (-1, "not explained", on padded steps)."""
+def explain_targets(data: Dataset, split: Any, *, dominant: bool = False) -> torch.Tensor:
+    """What an eval cell explains: the true label, or for a segmentation model the true class
+    of every step inside a labelled segment (-1, "not explained", on "no class" steps and
+    padding). [OBJ] §3.6 asks where the relevance of *class-specific* features lies; explaining
+    the no-class steps too lets their relevance dominate the map (measured on the synthetic
+    segmentation data: U-Time's GradCAM localizes 0.05 with them, 0.74 without).
+
+    ``dominant`` (the localization metric's ``reference_quirks``, [OBJ]'s released code): each
+    sample's most frequent labelled class, explained at every valid step (the class's logits
+    summed over time)."""
     y = split.y
-    if data.task == "segmentation" and split.valid_mask is not None:
-        y = torch.where(split.valid_mask, y, torch.full_like(y, -1))
-    return y
+    if data.task != "segmentation":
+        return y
+    background = int(data.meta.get("background_label", 0))
+    skip = torch.zeros_like(y, dtype=torch.bool) if split.valid_mask is None \
+        else ~split.valid_mask
+    if dominant:
+        from saliencylab.metrics.localization import dominant_class
+
+        y = dominant_class(y.masked_fill(skip, background), background)[:, None].expand_as(y)
+        skip = skip | (y < 0)
+    else:
+        skip = skip | (y == background)
+    return torch.where(skip, torch.full_like(y, -1), y)
+
+
+def dominant_targets(task: EvalTask) -> bool:
+    """Whether ``task`` scores localization as [OBJ]'s released code (``reference_quirks`` of a
+    localization metric), so its maps explain each sample's dominant class."""
+    from saliencylab.metrics.registry import get_metric
+
+    return any(bool(opts.get("reference_quirks")) for name, opts in task.metric_params.items()
+               if get_metric(name).category == "localization")
 
 
 def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
@@ -307,7 +333,8 @@ def run_eval_cell(job: tuple[EvalTask, dict[str, Any]]) -> CellOutput:
     t0 = time.perf_counter()
     try:
         with blas_threads():
-            explanation = explain(model, x, explain_targets(data, part).to(device),
+            targets = explain_targets(data, part, dominant=dominant_targets(task))
+            explanation = explain(model, x, targets.to(device),
                                   method=task.method, seed=task.train.seed,
                                   postprocess=evaluation.get("postprocess", "tsb"),
                                   tsr=True if task.tsr else None, batch_size=batch_size,

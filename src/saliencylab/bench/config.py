@@ -352,8 +352,9 @@ PRESETS["quality-full"] = {
               "min_test_accuracy": 0.95},
     "evaluation": {"n_samples": 200},
 }
-# [OBJ] localization: a segmentation model explained with per-time-step targets (the true label
-# of every step) and scored by range-based recall [TAT] on the synthetic segmentation data.
+# [OBJ] localization: a segmentation model explained with per-time-step targets (the true class
+# of every step inside a labelled segment; no-class steps are not explained) and scored by
+# range-based recall [TAT] on the synthetic segmentation data.
 PRESETS["localization"] = {
     "name": "localization",
     "datasets": ["SyntheticSegmentation"],
@@ -581,10 +582,18 @@ SCALES["sgt-text"] = {"small": "text-quick", "full": "eraser"}
 SCALES["sgt-images"] = {"small": "mnist-small", "full": "mnist"}
 # [OBJ] Table 1 needs its six archives at either scale (no smaller stand-in has its numbers).
 SCALES["obj-table1"] = {"small": "quality-full", "full": "quality-full"}
+# [OBJ] Figures 4, 5, 7 and 8 (the quality metrics) and Figures 3 and 6 (localization): at small
+# scale GunPoint and the synthetic segmentation data stand in for the paper's archives and its
+# tool-tracking data (shown, not compared); at full scale the paper's data from a folder.
+SCALES["quality"] = {"small": "quality", "full": "quality-full"}
+SCALES["segmentation"] = {"small": "segmentation", "full": "segmentation-full"}
+# [CS] Table 4 (CIFAR-10): digits and a synthetic series stand in at both scales (no CIFAR-10
+# here); full scale learns the masks with the paper's 2000 steps.
+SCALES["cs-table4"] = {"small": "certify", "full": "certify-full"}
 #: Paper presets that read their data from a folder (``--data-dir``): without one they are
 #: skipped by ``saliencylab reproduce`` and their tables say how to run them.
 DATA_DIR_PRESETS: frozenset[str] = frozenset({"eraser", "mnist", "mnist-small",
-                                               "quality-full"})
+                                               "quality-full", "segmentation-full"})
 
 
 def scaled_preset(name: str, scale: str = "small") -> str:

@@ -23,6 +23,10 @@ with its paper and table.
   Saliency of Recurrent Neural Networks*, NeurIPS 2019, Table 1: WJac, Euc and accuracy of the
   LSTM and the LSTM with input-cell attention on the early / middle / late block
   (:data:`ICA_TABLE1`).
+- [CS] Gupta, Saunshi, Yu, Lyu, Arora, *New Definitions and Evaluations for Saliency Methods:
+  Staying Intrinsic, Complete and Sound*, NeurIPS 2022, Appendix D.1 Table 4: worst-case
+  completeness and soundness of the learned masks per lambda_TV on CIFAR-10 (ResNet-164), with
+  gray and random-image fill (:data:`CS_TABLE4`).
 
 Method and model names are the registry's; design names are the source names of
 ``saliencylab data list``. :func:`paper_rows` flattens everything into one row per number.
@@ -41,7 +45,9 @@ from typing import Any
 from saliencylab.data.synthetic import DESIGNS
 
 __all__ = [
+    "CS_TABLE4",
     "ICA_TABLE1",
+    "OBJ_DATASETS",
     "OBJ_TABLE1",
     "SGT_ARCHITECTURES",
     "SGT_DESIGNS",
@@ -54,7 +60,7 @@ __all__ = [
     "SGT_TABLE1_METHODS",
     "SGT_TABLE2",
     "SUPP_TABLE_OF",
-    "TSB_FIGURES",
+    "PAPER_FIGURES",
     "TSB_TABLE1",
     "paper_rows",
 ]
@@ -406,12 +412,24 @@ OBJ_TABLE1: dict[str, tuple[float, float]] = {
     "NATOPS": (97.22, 95.56),
     "ElectricDevices": (69.51, 69.47),
 }
+#: [CS] Appendix D.1 Table 4, CIFAR-10, ResNet-164: (completeness, soundness) of the learned
+#: masks per fill and lambda_TV (epsilon_1 = 0, epsilon_2 = 0.1); "distractor" is the table's
+#: "Random image" fill (other images' pixels).
+CS_TABLE4: dict[str, dict[float, tuple[float, float]]] = {
+    "gray": {0.0: (0.92, 0.17), 0.001: (0.91, 0.18), 0.01: (0.83, 0.39), 0.1: (0.77, 0.57)},
+    "distractor": {0.0: (0.86, 0.20), 0.001: (0.85, 0.21), 0.01: (0.77, 0.44),
+                   0.1: (0.70, 0.62)},
+}
+#: The six classification datasets of [OBJ] Table 1 and Figures 4, 7 and 8.
+OBJ_DATASETS: tuple[str, ...] = tuple(OBJ_TABLE1)
 
 
-#: [TSB] Figures 3 and 8 have no numbers: what each shows, in the paper's words (§4.2, §6). The
-#: reproduction page measures the same quantities (saliencylab.report.figures) and states its
-#: rule for each verdict.
-TSB_FIGURES: dict[str, dict[str, str]] = {
+#: The papers' figures have no numbers: what each shows and what the paper reads from it, in
+#: its words. The reproduction page measures the same quantities (saliencylab.report.figures)
+#: and states its rule for each verdict. ``preset`` is the paper preset (``SCALES``);
+#: ``datasets``, where given, are the paper's data: a run on other data stands in for them and
+#: is shown, not compared.
+PAPER_FIGURES: dict[str, dict[str, Any]] = {
     "[TSB] Figure 3": {
         "preset": "tsb-figure3",
         "shows": "the saliency distribution of ranked features for Middle box with the "
@@ -420,6 +438,23 @@ TSB_FIGURES: dict[str, dict[str, str]] = {
         "claim": "saliency decays exponentially with feature ranking, meaning that features "
                  "that are closely ranked might have substantially different saliency values "
                  "(§4.2)",
+    },
+    "[TSB] Figure 6": {
+        "preset": "tsb-table1",
+        "shows": "the model's accuracy while the features each method ranks as salient are "
+                 "masked, against a random baseline (gradient-based methods left, the others "
+                 "right)",
+        "claim": "the rate of accuracy drop is not consistent; in many cases there is not much "
+                 "improvement over random baseline (§5)",
+    },
+    "[TSB] Figure 7": {
+        "preset": "tsb-table1",
+        "shows": "box plots of precision and recall overall (top row) and on the time and "
+                 "feature axes (second and third rows), across architectures and methods",
+        "claim": "methods can identify informative time steps while fail to identify "
+                 "informative features; AUPR in the time domain is higher than that in the "
+                 "feature domain ... AUR in feature domain is very high while having very low "
+                 "AUP (§5 (c), (d))",
     },
     "[TSB] Figure 8": {
         "preset": "tsb-figure8",
@@ -432,6 +467,65 @@ TSB_FIGURES: dict[str, dict[str, str]] = {
                  "case with TCN, that is biased in the time direction; CNN and univariate TCN "
                  "produce interpretable maps, while the maps for the bivariate and multivariate "
                  "TCN are harder to interpret (§6)",
+    },
+    "[OBJ] Figure 3": {
+        "preset": "segmentation",
+        "datasets": ("ToolTracking",),
+        "shows": "(a) the localization of the nine methods on U-Time under the classic (flat), "
+                 "front, middle and back positional biases, tool tracking data; (b) one map "
+                 "per method",
+        "claim": "GradCAM clearly outperforms the other methods on the localization metric "
+                 "... LRP and Integrated Gradient perform worst ... saliency maps are located "
+                 "better in the 'middle' of the annotated segments, compared to 'front' and "
+                 "'back' (§4.2)",
+    },
+    "[OBJ] Figure 6": {
+        "preset": "segmentation",
+        "datasets": ("ToolTracking",),
+        "shows": "the localization of the methods that apply to the bi-LSTM segmenter, tool "
+                 "tracking data (the CAM variants and LRP do not apply)",
+        "claim": "none of the visual interpretation methods, that are compatible with the "
+                 "model's architecture, produce satisfactory saliency maps (Appendix C.1)",
+    },
+    "[OBJ] Figure 4": {
+        "preset": "quality",
+        "datasets": OBJ_DATASETS,
+        "shows": "the five quality scores of the nine methods, aggregated over the FCN, the TCN "
+                 "and the six datasets (a), and per dataset (b)",
+        "claim": "Gradient, Integrated Gradients, LIME, and Kernel-SHAP consistently achieve "
+                 "high sanity scores. In contrast, LRP, Guided GradCAM and Guided Backpropagation "
+                 "often assign similar saliency even after randomizing network parameters ... "
+                 "GradCAM shows the highest sensitivity ... Integrated Gradient and Guided "
+                 "Backpropagation produce similar saliency maps, independent of a sample's class "
+                 "... Gradient is less robust ... LIME and SmoothGrads also have a low average "
+                 "robustness ... Guided GradCAM is able to produce highly stable saliency maps "
+                 "(§4.3)",
+    },
+    "[OBJ] Figure 5": {
+        "preset": "quality",
+        "datasets": ("FordB",),
+        "shows": "the scores of the nine methods as a heatmap for the TCN on FordB",
+        "claim": "Gradient, IG and LIME achieve the three highest scores [in faithfulness and "
+                 "sanity] ... Guided Backprop, Guided GradCAM and LRP fail the Sanity Check, "
+                 "while Kernel-SHAP performs poorly in Faithfulness (§5)",
+    },
+    "[OBJ] Figure 7": {
+        "preset": "quality",
+        "datasets": OBJ_DATASETS,
+        "shows": "(a) the scores per dataset for the TCN, (b) the relative scores (normalised "
+                 "to mean 0, variance 1 per metric and dataset), (c) the scores of the FCN and "
+                 "the TCN aggregated over datasets and methods",
+        "claim": "the model architecture (FCN or TCN) matters little to the scores ... The "
+                 "scores for FCN and TCN diverge slightly more for faithfulness (§4.3, "
+                 "Appendix C.2)",
+    },
+    "[OBJ] Figure 8": {
+        "preset": "quality",
+        "datasets": OBJ_DATASETS,
+        "shows": "the correlation matrix of the five metrics' scores",
+        "claim": "no combination of our metric scores shows a high correlation. This shows "
+                 "that each metric measures a quality independent of all other metrics "
+                 "(Appendix C.2)",
     },
 }
 
@@ -450,7 +544,7 @@ def paper_rows() -> list[dict[str, Any]]:
     def add(
         table: str,
         dataset: str,
-        model: str,
+        model: str | None,
         method: str | None,
         training: str,
         metric: str,
@@ -509,4 +603,9 @@ def paper_rows() -> list[dict[str, Any]]:
         for design, metrics in by_design.items():
             for metric, value in metrics.items():
                 add("[ICA] Table 1", design, model, None, "traditional", metric, value)
+    for fill, by_lambda in CS_TABLE4.items():  # the method labels of the certify experiment
+        for lam, values in by_lambda.items():
+            for metric, value in zip(("completeness", "soundness"), values, strict=True):
+                add("[CS] Table 4", "CIFAR-10", None, f"learned_mask_tv{lam:g} ({fill})",
+                    "traditional", metric, value)
     return rows

@@ -27,6 +27,7 @@ import torch
 from saliencylab.bench.cells import (
     EvalTask,
     TrainTask,
+    dominant_targets,
     explain_targets,
     metric_context,
     procedure_for,
@@ -146,7 +147,8 @@ def _dry_run(task: TrainTask, evals: list[EvalTask]) -> None:
             e = replace(e, method_params={**e.method_params, "steps": 1})
         try:
             params = resolved_params(e, data, torch.device("cpu"))
-            maps = explain(model, x, explain_targets(data, part), e.method, seed=task.seed,
+            targets = explain_targets(data, part, dominant=dominant_targets(e))
+            maps = explain(model, x, targets, e.method, seed=task.seed,
                            postprocess=e.evaluation.get("postprocess", "tsb"),
                            # TSR takes no grid parameters; text maps skip padding
                            valid=None if data.modality == "text" else part.valid_mask,

@@ -49,7 +49,7 @@ def bench(
     from saliencylab.bench.runner import run_grid
 
     if preset in EXPERIMENTS:
-        _run_experiment(preset, run_dir, data_dir)
+        run_experiment(preset, run_dir, data_dir)
         return
     grid = load_config(config, preset, **({} if data_dir is None else
                                           {"data_dir": str(data_dir)}))
@@ -90,7 +90,7 @@ def _cells(n: int) -> str:
     return f"{n} cell" if n == 1 else f"{n} cells"
 
 
-def _run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = None) -> None:
+def run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = None) -> None:
     """Presets that are experiments with their own runner (the [CS] certification, the [SGT]
     images)."""
     from saliencylab.bench.config import EXPERIMENTS

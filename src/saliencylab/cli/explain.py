@@ -125,7 +125,8 @@ def explain_cmd(
 
     The checkpoint alone says which data, model and procedure it came from (any source:
     synthetic, UCR / UEA, segmentation, images). Segmentation models are explained with the
-    label of every valid time step as target; padded steps of ragged series get zero.
+    label of every step inside a labelled segment as target ("no class" and padded steps are
+    not explained).
     """
     import matplotlib
 

@@ -21,7 +21,8 @@ def reproduce(
     scale: str = typer.Option("small", help="small (a 2-core CPU) or full (the papers' sizes)"),
     only: str = typer.Option(None, help="comma-separated paper presets to run (default: all "
                              "of vanishing, tsb-table1, sgt-table2, tsb-figure3, tsb-figure8, "
-                             "sgt-text, sgt-images)"),
+                             "sgt-text, sgt-images, obj-table1, quality, segmentation, "
+                             "cs-table4)"),
     data_dir: Path = typer.Option(None, help="folder of the data the papers' own sets need "
                                   "(the MNIST IDX files, ERASER's folders); without it those "
                                   "presets are skipped"),
@@ -42,8 +43,8 @@ def reproduce(
         scaled_preset,
     )
     from saliencylab.bench.runner import run_grid
+    from saliencylab.cli.bench import run_experiment
     from saliencylab.errors import SaliencyLabError, UnknownNameError
-    from saliencylab.experiments.images import ImagesSettings, run_images
     from saliencylab.report.reproduction import write_reproduction
 
     names = list(SCALES) if not only else [n.strip() for n in only.split(",") if n.strip()]
@@ -60,8 +61,9 @@ def reproduce(
             console.print(f"[bold]reproduce[/] {preset} -> {run_root / preset}")
             start = time.perf_counter()
             try:
-                if preset in EXPERIMENTS:  # the image experiment has its own runner
-                    run_images(run_root / preset, ImagesSettings.for_preset(preset, data_dir))
+                if preset in EXPERIMENTS:  # the image and [CS] experiments have own runners
+                    run_experiment(preset, run_root / preset,
+                                    data_dir if preset in DATA_DIR_PRESETS else None)
                     line = "done"
                 else:
                     grid = load_config(preset=preset, **({} if data_dir is None else

@@ -36,14 +36,14 @@ from typing import Any
 import pandas as pd
 
 from saliencylab.bench.cells import EvalTask, TrainTask
+from saliencylab.bench.paper_tables import CS_TABLE4
 from saliencylab.bench.runner import run_tasks
 from saliencylab.bench.store import ResultStore
 from saliencylab.report.html import write_report
 
-__all__ = ["CIFAR_REFERENCE", "LAMBDAS_TV", "CertifySettings", "certify_tasks", "run_certify"]
+__all__ = ["LAMBDAS_TV", "CertifySettings", "certify_tasks", "run_certify"]
 
-LAMBDAS_TV: tuple[float, ...] = (0.0, 0.001, 0.01, 0.1)
-CIFAR_REFERENCE = {0.0: (0.92, 0.17), 0.001: (0.91, 0.18), 0.01: (0.83, 0.39), 0.1: (0.77, 0.57)}
+LAMBDAS_TV: tuple[float, ...] = tuple(CS_TABLE4["gray"])  # [CS] Table 4's columns
 METRICS = ("completeness", "soundness", "deletion", "insertion", "saliency_metric")
 FILLS = ("gray", "distractor")
 
@@ -141,7 +141,7 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
                  for m in METRICS]
         lines.append(f"| {row['dataset']} | {row['method']} | {row['fill']} | "
                      + " | ".join(cells) + " |")
-    ref = ", ".join(f"TV {k:g}: {c:.2f} / {s:.2f}" for k, (c, s) in CIFAR_REFERENCE.items())
+    ref = ", ".join(f"TV {k:g}: {c:.2f} / {s:.2f}" for k, (c, s) in CS_TABLE4["gray"].items())
     lines.append(f"\n[CS] CIFAR-10 reference (ResNet-164, gray fill, completeness / soundness): "
                  f"{ref}.")
     return "\n".join(lines) + "\n"

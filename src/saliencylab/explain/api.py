@@ -48,6 +48,7 @@ from saliencylab.errors import (
     NotApplicableError,
     SaliencyLabError,
     ShapeError,
+    all_finite,
     check_nonfinite,
     nonfinite_counts,
 )
@@ -562,7 +563,7 @@ def run_prepared(
                 f"inf) of {total} in its forward passes; "
                 + _nonfinite_hint(ctx.model, "no saliency map of non-finite outputs is defined")
             )
-    if attr.is_floating_point() and not bool(attr.isfinite().all()):  # hint only on failure
+    if attr.is_floating_point() and not all_finite(attr):  # the hint only on failure
         check_nonfinite(attr, "the attributions it produced",
                         _nonfinite_hint(ctx.model, "the method's computation overflowed or "
                                                    "divided by zero on these inputs"),

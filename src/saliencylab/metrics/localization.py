@@ -28,6 +28,13 @@ are numbered across the batch and every per-segment sum is one ``index_add`` ove
 The metric function of the registry is :func:`localization_score` (the model's per-step
 predictions, the segments from ``context.segments``); it is defined for time series only.
 
+``reference_quirks=True`` scores as [OBJ]'s released evaluation code does instead: one class per
+sample, its most frequent labelled class (:func:`dominant_class`; the maps explain that class at
+every step, see ``saliencylab.bench.cells.explain_targets``); only that class's segments are
+scored, a step counts when it is relevant (the model's per-step predictions are not used), and a
+sample is left out (NaN) when the arg-max of its logits summed over the steps is another class
+or its map is all zero.
+
 Example:
     >>> import torch
     >>> labels = torch.tensor([[0, 1, 1, 1, 1, 0]])
@@ -67,6 +74,7 @@ from saliencylab.utils import chunks, eval_mode, model_device
 __all__ = [
     "BIASES",
     "SegmentRecall",
+    "dominant_class",
     "localization",
     "localization_score",
     "positional_bias",
@@ -127,7 +135,7 @@ def _check_localization_options(background: object, absolute: object) -> None:
 def check_localization_options(
     *, theta: object = DEFAULT_THETA, alpha: object = 0.0, bias: object = "flat",
     cardinality: object = "one", background: object = 0, target: object = None,
-    absolute: object = True,
+    absolute: object = True, reference_quirks: object = False,
 ) -> None:
     """``ConfigError`` (``UnknownNameError`` for a name) for a :func:`localization_score`
     option out of its range."""
@@ -145,6 +153,11 @@ def check_localization_options(
     if isinstance(target, str) and target != "label":
         raise ConfigError(f"target must be an int, a (B,) tensor, 'label' or None, got "
                           f"{target!r}")
+    if not isinstance(reference_quirks, bool):
+        raise ConfigError(f"reference_quirks must be True or False, got {reference_quirks!r}")
+    if reference_quirks and target is not None:
+        raise ConfigError("reference_quirks picks each sample's target class (its most frequent "
+                          "labelled class); leave target unset")
 
 
 def relevant_steps(attributions: torch.Tensor, theta: float = DEFAULT_THETA,
@@ -317,6 +330,25 @@ def range_recall(
     )
 
 
+def dominant_class(labels: torch.Tensor, background: int = 0) -> torch.Tensor:
+    """Each sample's most frequent class other than ``background`` ``(B,)`` (the smaller class
+    on a tie; -1 for a sample without a labelled step), the one class per sample that [OBJ]'s
+    released evaluation code explains and scores.
+
+    Example:
+        >>> dominant_class(torch.tensor([[0, 2, 2, 1, 0], [0, 0, 0, 0, 0]])).tolist()
+        [2, -1]
+    """
+    _check_labels(labels)
+    n_classes = int(labels.max()) + 1 if labels.numel() else 1
+    counts = torch.zeros(len(labels), max(n_classes, background + 1), dtype=torch.long,
+                         device=labels.device)
+    counts.scatter_add_(1, labels.clamp(min=0), (labels >= 0).long())
+    counts[:, background] = 0
+    top = counts.argmax(dim=1)
+    return torch.where(counts.amax(dim=1) > 0, top, torch.full_like(top, -1))
+
+
 def localization(
     attributions: torch.Tensor,
     labels: torch.Tensor,
@@ -381,10 +413,12 @@ def localization(
 
 
 @torch.no_grad()
-def _predict_steps(model: nn.Module, x: torch.Tensor, batch_size: int | None) -> torch.Tensor:
-    """Per-step arg-max classes ``(B, T)`` of a segmenter (a classifier's class for every step)."""
+def _predict_steps(model: nn.Module, x: torch.Tensor, batch_size: int | None,
+                   valid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-step arg-max classes ``(B, T)`` of a segmenter (a classifier's class for every step)
+    and the arg-max of its logits summed over the (valid) steps ``(B,)``."""
     device = model_device(model)
-    out = []
+    steps, summed = [], []
     with eval_mode(model):
         for sl in chunks(len(x), pass_rows(x[0].numel(), batch_size)):
             logits = model_outputs(model, x[sl].to(device))
@@ -393,8 +427,11 @@ def _predict_steps(model: nn.Module, x: torch.Tensor, batch_size: int | None) ->
             if logits.dim() != 3 or logits.shape[1] != x.shape[1]:
                 raise ShapeError(f"the model must return (B, T, C) or (B, C) logits, got "
                                  f"{tuple(logits.shape)}")
-            out.append(logits.argmax(-1))
-    return torch.cat(out)
+            steps.append(logits.argmax(-1))
+            if valid is not None:
+                logits = logits * valid[sl].to(device).unsqueeze(-1)
+            summed.append(logits.sum(dim=1).argmax(-1))
+    return torch.cat(steps), torch.cat(summed)
 
 
 def _scored_inputs(
@@ -405,10 +442,13 @@ def _scored_inputs(
     context: MetricContext | None,
     background: int,
     target: int | torch.Tensor | str | None,
+    reference_quirks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int | torch.Tensor | None]:
     """What :func:`localization` scores for :func:`localization_score` and
     :func:`localization_biases`: ``(attributions, labels, predictions, target)`` checked, on one
-    device, padding cleared; the model runs once however many biases are scored."""
+    device, padding cleared; the model runs once however many biases are scored. With
+    ``reference_quirks`` the target is each sample's dominant class (-1, so NaN, for a sample
+    left out) and the labels stand in for the predictions (relevance alone decides)."""
     context = as_context(context)
     check_model_layout(model, x)
     if isinstance(x, torch.Tensor) and x.dim() == 4:
@@ -435,12 +475,18 @@ def _scored_inputs(
         target = y
     batch_size = batch_size_of(context, None)
     x = model_inputs(model, x.detach().to(model_device(model)))
-    predictions = _predict_steps(model, x, batch_size).to(attributions.device)
     valid = valid_steps(context, attributions)
+    predictions, summed = (p.to(attributions.device) for p in
+                           _predict_steps(model, x, batch_size, valid))
     if valid is not None:  # padding: neither relevant nor labelled
         attributions = attributions.masked_fill(~valid.unsqueeze(-1), 0.0)
         labels = labels.masked_fill(~valid, background)
         predictions = predictions.masked_fill(~valid, background)
+    if reference_quirks:
+        target = dominant_class(labels, background)
+        scored = (summed == target) & (attributions.flatten(1) != 0).any(dim=1)
+        target = torch.where(scored, target, torch.full_like(target, -1))
+        predictions = labels
     return attributions, labels, predictions, target
 
 
@@ -458,6 +504,7 @@ def localization_score(
     background: int = 0,
     target: int | torch.Tensor | str | None = None,
     absolute: bool = True,
+    reference_quirks: bool = False,
 ) -> torch.Tensor:
     """[OBJ] §3.6 localization per sample with the predictions of ``model`` on ``x`` (per-step
     arg-max): :func:`localization` in the common metric call shape.
@@ -473,6 +520,8 @@ def localization_score(
         theta, alpha, bias, cardinality, background, absolute: as :func:`localization`.
         target: only score segments of this class: an int, a ``(B,)`` tensor, ``"label"``
             (``y``), or None (every labelled segment).
+        reference_quirks: score as [OBJ]'s released code (module docstring): each sample's
+            dominant class only, relevance alone, misclassified samples left out.
 
     Returns:
         ``(B,)`` scores (higher is better; NaN where a sample has no labelled segment).
@@ -486,9 +535,10 @@ def localization_score(
         torch.Size([4])
     """
     check_localization_options(theta=theta, alpha=alpha, bias=bias, cardinality=cardinality,
-                               background=background, target=target, absolute=absolute)
+                               background=background, target=target, absolute=absolute,
+                               reference_quirks=reference_quirks)
     attributions, labels, predictions, target = _scored_inputs(
-        model, x, y, attributions, context, background, target)
+        model, x, y, attributions, context, background, target, reference_quirks)
     return localization(attributions, labels, predictions, theta=theta, alpha=alpha, bias=bias,
                         cardinality=cardinality, background=background, target=target,
                         absolute=absolute)
@@ -507,6 +557,7 @@ def localization_biases(
     background: int = 0,
     target: int | torch.Tensor | str | None = None,
     absolute: bool = True,
+    reference_quirks: bool = False,
 ) -> MetricOutput:
     """:func:`localization_score` under each positional bias of [TAT] at once
     (``localization_flat``, ``_front``, ``_middle``, ``_back``), as [OBJ] Figures 3 and 6 show
@@ -522,9 +573,10 @@ def localization_biases(
         ['localization_back', 'localization_flat', 'localization_front', 'localization_middle']
     """
     check_localization_options(theta=theta, alpha=alpha, cardinality=cardinality,
-                               background=background, target=target, absolute=absolute)
+                               background=background, target=target, absolute=absolute,
+                               reference_quirks=reference_quirks)
     attributions, labels, predictions, target = _scored_inputs(
-        model, x, y, attributions, context, background, target)
+        model, x, y, attributions, context, background, target, reference_quirks)
     return MetricOutput(per_sample={
         f"localization_{bias}": localization(
             attributions, labels, predictions, theta=theta, alpha=alpha, bias=bias,

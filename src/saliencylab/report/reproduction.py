@@ -7,8 +7,8 @@ the train cells, AUP / AUR / AUPR / the accuracy-drop AUC / WJac / Euc from the 
 Diff(AUP) / Diff(AUR) against the grid's random baseline, averaged over seeds (and over the ten
 designs for [SGT] Table 2). Each comparison gets a verdict by the rule of :data:`RULE`.
 :func:`write_reproduction` writes the page (markdown), every row as CSV and a scatter plot of
-ours against the paper's; nothing on the page is typed by hand. [TSB] Figures 3 and 8 (no
-numbers in the paper) get one verdict each by their own rules (:mod:`saliencylab.report.figures`).
+ours against the paper's; nothing on the page is typed by hand. The papers' figures (no
+numbers in the papers) get one verdict each by their own rules (:mod:`saliencylab.report.figures`).
 
 Example:
     >>> verdict(0.30, 0.33, "aup", under_gate=False)
@@ -30,7 +30,7 @@ import yaml
 from saliencylab.bench.paper_tables import paper_rows
 from saliencylab.bench.store import DEFAULT_FILENAME, ResultStore
 from saliencylab.report.plots import plt, save_figure
-from saliencylab.report.tables import _wide, with_diffs
+from saliencylab.report.tables import _wide, markdown_table, with_diffs
 
 __all__ = ["RULE", "STAND_INS", "TABLE_PRESETS", "TOLERANCES", "compare", "verdict",
            "write_reproduction"]
@@ -48,10 +48,13 @@ TABLE_PRESETS: dict[str, str] = {
     "[SGT-supp] Table 7": "sgt-table2",
     "[SGT-supp] Table 8": "sgt-table2",
     "[SGT-supp] Table 9": "sgt-table2",
+    "[CS] Table 4": "cs-table4",
 }
 #: Datasets that stand in for a paper's at one scale, by (preset, paper dataset): our number is
 #: shown next to the paper's but never compared (other data).
-STAND_INS: dict[tuple[str, str], str] = {("text-quick", "movies"): "SyntheticText"}
+STAND_INS: dict[tuple[str, str], str] = {("text-quick", "movies"): "SyntheticText",
+                                         ("certify", "CIFAR-10"): "digits",
+                                         ("certify-full", "CIFAR-10"): "digits"}
 #: Largest |ours - paper| that still agrees, by metric (percentage points for accuracies and
 #: the accuracy-drop AUC, absolute for the rest).
 TOLERANCES: dict[str, float] = {"test_accuracy_pct": 5.0, "accuracy_pct": 5.0,
@@ -61,7 +64,8 @@ DEFAULT_TOLERANCE = 0.05
 RULE = ("**agrees**: |ours − paper| ≤ 5 percentage points for accuracies and the [TSB] "
         "accuracy-drop AUC (a mean accuracy), ≤ 400 for the [SGT] image AUC (accuracy % × "
         "removed %: 5 points over the 80-point curve), ≤ 0.05 for AUP, AUR, AUPR, Diff(AUP), "
-        "Diff(AUR), WJac, Euc and the ERASER AOPCs; **disagrees**: larger; **not comparable**: "
+        "Diff(AUR), WJac, Euc, the ERASER AOPCs and [CS]'s completeness and soundness; "
+        "**disagrees**: larger; **not comparable**: "
         "we have no number (the cell was not run or the metric is undefined), ours comes from "
         "other data standing in for the paper's, or an interpretability number comes from a "
         "model under the grid's "
@@ -192,21 +196,6 @@ def _compare(run_root: str | Path, scale: str) -> tuple[pd.DataFrame, dict[str, 
     return frame, seconds
 
 
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
-
-
-def _markdown(frame: pd.DataFrame, columns: list[str]) -> str:
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    body = "".join("| " + " | ".join(_fmt(v) for v in row) + " |\n"
-                   for row in frame[columns].itertuples(index=False))
-    return head + body
-
-
 def _scatter(frame: pd.DataFrame, path: Path) -> Path:
     have = frame[frame["ours"].notna()]
     small = have[~have["metric"].isin(TOLERANCES)]  # accuracies and AUCs: another scale
@@ -274,7 +263,7 @@ def write_reproduction(out: str | Path = "docs/reproduction.md", *, run_root: st
             "mean abs diff": float(diffs.mean()) if len(diffs) else None,
             "cell seconds": seconds.get(preset),
             "command": f"`{_command(preset)}`"})
-    # [TSB] Figures 3 and 8 have no numbers: one verdict each (saliencylab.report.figures).
+    # The papers' figures have no numbers: one verdict each (saliencylab.report.figures).
     from saliencylab.report.figures import figure_rows, figure_sections
 
     figures = figure_rows(run_root, scale)
@@ -287,7 +276,7 @@ def write_reproduction(out: str | Path = "docs/reproduction.md", *, run_root: st
     summary_frame = pd.DataFrame(summary)
     cols = ["table", "preset", "numbers", "agrees", "disagrees", "not comparable",
             "mean abs diff", "cell seconds", "command"]
-    parts.append("## Summary\n\n" + _markdown(summary_frame, cols))
+    parts.append("## Summary\n\n" + markdown_table(summary_frame, cols))
     parts.append(f"![ours against the papers' numbers](img/{image.name})\n")
     detail = ["dataset", "model", "method", "training", "metric", "paper", "ours", "diff",
               "verdict"]
@@ -309,14 +298,14 @@ def write_reproduction(out: str | Path = "docs/reproduction.md", *, run_root: st
                 stand_ins.items()) + ": its numbers are shown next to the paper's, not compared "
                 "(other data); the full scale runs the paper's data.\n")
         if len(part) <= 100:
-            parts.append(_markdown(part, detail))
+            parts.append(markdown_table(part, detail))
         else:
             bad = part[part["verdict"] == "disagrees"]
             parts.append(f"{len(part)} numbers; the {min(len(bad), 30)} largest disagreements "
                          f"of {len(bad)} are listed (all in the CSV).\n\n")
             if len(bad):
                 worst = bad.reindex(bad["diff"].abs().sort_values(ascending=False).index)
-                parts.append(_markdown(worst.head(30), detail))
+                parts.append(markdown_table(worst.head(30), detail))
     parts += figure_sections(figures, out.parent / "img")
     out.write_text("\n".join(parts))
     return out

@@ -6,6 +6,9 @@ Diff(AUP) = AUP(method) - AUP(random baseline) for the same trained model, as in
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pandas as pd
 
 from saliencylab.bench.store import ResultStore
@@ -86,3 +89,28 @@ def method_means(evals: pd.DataFrame, metric: str) -> pd.DataFrame:
         return pd.DataFrame()
     grouped = evals.groupby(["model", "method", "training"])[metric]
     return pd.DataFrame({"mean": grouped.mean(), "se": grouped.sem(), "n": grouped.count()})
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def markdown_table(frame: pd.DataFrame, columns: list[str]) -> str:
+    """``frame[columns]`` as a markdown table: floats to 3 decimals, ``–`` for missing values,
+    flags as yes / no.
+
+    >>> print(markdown_table(pd.DataFrame({"a": [0.5], "ok": [True]}), ["a", "ok"]), end="")
+    | a | ok |
+    |---|---|
+    | 0.500 | yes |
+    """
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "".join("| " + " | ".join(_cell(v) for v in row) + " |\n"
+                   for row in frame[columns].astype(object).itertuples(index=False))
+    return head + body
