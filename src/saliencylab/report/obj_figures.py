@@ -260,11 +260,15 @@ def _figure7_verdict(table: pd.DataFrame) -> tuple[str, str]:
     return ("agrees" if all(flags.values()) else "disagrees"), measured
 
 
-def _scores(table: pd.DataFrame) -> pd.DataFrame:
-    """The long frame of :mod:`saliencylab.report.quality` with the [OBJ] z-scores."""
-    long = without_baselines(table).melt(id_vars=["dataset", "model", "method"],
+def _long(table: pd.DataFrame) -> pd.DataFrame:
+    """The methods' rows of ``table`` as the long frame of :mod:`saliencylab.report.quality`."""
+    return without_baselines(table).melt(id_vars=["dataset", "model", "method"],
                                          value_vars=list(QUALITY), var_name="metric")
-    return normalized_scores(long.dropna(subset=["value"]))
+
+
+def _scores(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_long` with the [OBJ] z-scores."""
+    return normalized_scores(_long(table).dropna(subset=["value"]))
 
 
 def _correlation(table: pd.DataFrame) -> pd.DataFrame | None:
@@ -290,14 +294,15 @@ def _figure8_verdict(table: pd.DataFrame) -> tuple[str, str]:
 
 def _render_figure4(row: dict[str, Any], img_dir: Path) -> list[str]:
     table = row["frame"]
-    mean = _per_method(table).reset_index().melt(id_vars="method", var_name="metric")
+    per_method = _per_method(table).reset_index()
+    mean = per_method.melt(id_vars="method", var_name="metric")
     mean = mean.assign(model="all models", dataset="all datasets")
     image = metric_method_heatmaps(mean, img_dir / "obj_figure4.png")
     per_dataset = without_baselines(table).groupby("dataset")[list(QUALITY)].mean()
     return [gate_note(row["run"]),
             "Mean score per method over models and datasets (the heatmap: colour = z-score "
             "across the methods, annotation = the mean):\n",
-            markdown_table(_per_method(table).reset_index(), ["method", *QUALITY]),
+            markdown_table(per_method, ["method", *QUALITY]),
             "Per dataset, over models and methods ([OBJ] Figure 4b):\n",
             markdown_table(per_dataset.reset_index(), ["dataset", *QUALITY]),
             f"![quality scores per method](img/{image.name})\n"]
@@ -306,9 +311,7 @@ def _render_figure4(row: dict[str, Any], img_dir: Path) -> list[str]:
 def _render_figure5(row: dict[str, Any], img_dir: Path) -> list[str]:
     table = row["frame"]
     tcn = without_baselines(table[table["model"] == "tcn_obj"])
-    long = tcn.melt(id_vars=["dataset", "model", "method"], value_vars=list(QUALITY),
-                    var_name="metric")
-    image = metric_method_heatmaps(long, img_dir / "obj_figure5.png")
+    image = metric_method_heatmaps(_long(tcn), img_dir / "obj_figure5.png")
     return [markdown_table(tcn, ["dataset", "model", "method", *QUALITY]),
             f"![quality heatmap of the TCN](img/{image.name})\n"]
 
