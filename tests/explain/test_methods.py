@@ -254,6 +254,27 @@ def test_gradcam_matches_hand_computation() -> None:
     torch.testing.assert_close(e.attributions, up.expand(B, T, F))
 
 
+@pytest.mark.parametrize("relu", [True, False])
+def test_layer_gradcam_equals_captum(zoo, x_ts: torch.Tensor, x_img: torch.Tensor,
+                                     relu: bool) -> None:
+    # Our one-hook GradCAM is Captum's LayerGradCam map on a Conv1d and on a Conv2d layer.
+    from captum.attr import LayerGradCam
+
+    from saliencylab.explain.gradcam import layer_gradcam
+    from saliencylab.explain.selection import SelectedOutput
+    from saliencylab.utils import eval_mode
+
+    for model, x in ((zoo.ts_model("tcn"), x_ts), (zoo.image_model(), x_img)):
+        layer = next(m for m in model.modules() if isinstance(m, nn.Conv1d | nn.Conv2d))
+        target = torch.arange(x.shape[0]) % C
+        with eval_mode(model):  # no dropout draws between the two calls
+            ours = layer_gradcam(SelectedOutput(model), layer, x, (target,), relu=relu)
+            theirs = LayerGradCam(model, layer).attribute(x, target=target,
+                                                          relu_attributions=relu)
+        torch.testing.assert_close(ours, theirs.detach())
+        assert ours.abs().sum() > 0
+
+
 def test_guided_gradcam_is_the_product(zoo, x_img: torch.Tensor) -> None:
     model = zoo.image_model()
     gb = explain(model, x_img, 1, "guided_backprop").attributions

@@ -333,10 +333,12 @@ class EmbeddingInput(nn.Module):
 
 
 @contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+def _eval_mode(model: nn.Module, named: tuple[tuple[str, nn.Module], ...]
+               ) -> Iterator[nn.Module]:
     """:func:`saliencylab.utils.eval_mode`, without the recursive ``eval()`` (and its restore)
-    when every submodule already is in eval mode (the usual case, and a cost per call)."""
-    if any(m.training for m in model.modules()):
+    when every submodule (``named``: the model's named modules) already is in eval mode (the
+    usual case, and a cost per call)."""
+    if any(m.training for _, m in named):
         with eval_mode(model):
             yield model
     else:
@@ -439,6 +441,7 @@ class Setup:
     reduce_embedding: bool = True  # text: sum the attributions over the embedding dim
     budget: int | None = None  # elements per chunk (None: saliencylab.utils.memory_budget())
     activations: int = 0  # activation elements one model input creates (its leaf modules' outputs)
+    named_modules: tuple[tuple[str, nn.Module], ...] = ()  # model.named_modules(), walked once
 
 
 @dataclass
@@ -481,7 +484,7 @@ def prepare(method: Method, setup: Setup, params: dict[str, Any]) -> Prepared:
         batch_size=setup.batch_size, embedding_layer=setup.embedding_layer,
         output_shape=setup.output_shape, valid=setup.valid, setup=setup,
         budget=setup.budget, sample_numel=int(setup.space[0].numel()),
-        activations=setup.activations,
+        activations=setup.activations, named_modules=setup.named_modules,
     )
     ctx.state["probe_extra"] = (*(e[:1] for e in setup.extra), setup.probe_target)
     if method.resolve is not None:
@@ -552,7 +555,8 @@ def run_prepared(
                 attr = method.run(ctx, space[sl], target[sl], tuple(e[sl] for e in full),
                                   rows[sl])
                 out.append(attr.detach())
-        attr = torch.cat(out)
+        # One chunk needs no concatenated copy (contiguous() copies only an expanded map).
+        attr = out[0].contiguous() if len(out) == 1 else torch.cat(out)
         if ctx.modality == "text" and ctx.setup.reduce_embedding and attr.dim() == 3:
             attr = attr.sum(-1)
     if forward is not None:
@@ -705,7 +709,8 @@ def explain(
     seed = int(seed)
     inputs = inputs.detach()
 
-    with _eval_mode(model):
+    named = tuple(model.named_modules())
+    with _eval_mode(model, named):
         emb = None
         if modality == "text":
             emb = find_embedding(model, params.get("embedding_layer"))
@@ -727,7 +732,7 @@ def explain(
             space=space, extra=extra, modality=modality, seed=seed, batch_size=batch_size,
             embedding_layer=emb, valid=valid_t, output_shape=output_shape,
             probe_target=targets[0][:1], reduce_embedding=reduce_embedding,
-            budget=memory_budget, activations=activations,
+            budget=memory_budget, activations=activations, named_modules=named,
         )
         prep = prepare(info, setup, params)
         keep_dims = modality == "text" and not reduce_embedding
@@ -755,7 +760,7 @@ def explain(
         valid=valid_t is not None,
     )
     if emb is not None:
-        recorded["embedding_layer"] = next(n for n, m in model.named_modules() if m is emb)
+        recorded["embedding_layer"] = next(n for n, m in named if m is emb)
         recorded["reduce_embedding"] = reduce_embedding
     return Explanation(
         attributions=attributions, method=method, params=recorded,

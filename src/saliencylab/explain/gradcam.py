@@ -3,10 +3,11 @@
 [OBJ] Löffler et al. (§4.1, Appendix B.2) apply GradCAM (Selvaraju et al., ICCV 2017) to the
 last convolution of a time-series classifier or segmenter and up-sample it to the input length.
 The explained scalar is whatever the target selects (a class, a sum of per-step classes, an
-output index), so GradCAM applies to any target of a model with a convolution. Captum's
-``LayerGradCam`` gives ``(batch, 1, T')`` for a Conv1d (``(batch, 1, H', W')`` for a Conv2d);
-Captum's ``GuidedGradCam`` would interpolate over the wrong axes of a ``(batch, time,
-features)`` input, so we up-sample ourselves:
+output index), so GradCAM applies to any target of a model with a convolution. The map
+(:func:`layer_gradcam`) equals Captum's ``LayerGradCam``, ``(batch, 1, T')`` for a Conv1d
+(``(batch, 1, H', W')`` for a Conv2d), from one hook and one ``autograd.grad`` without Captum's
+per-call set-up; Captum's ``GuidedGradCam`` would interpolate over the wrong axes of a
+``(batch, time, features)`` input, so we up-sample ourselves:
 
 - time series ``(B, T, F)`` with a Conv1d: linear interpolation of ``T'`` to ``T`` and
   broadcast over the features; with a Conv2d: bilinear to ``(T, F)``;
@@ -44,9 +45,11 @@ _MODES_2D = ("nearest", "nearest-exact", "area", "bilinear", "bicubic")
 _CONVS = (nn.Conv1d, nn.Conv2d)
 
 
-def module_name(model: nn.Module, layer: nn.Module) -> str | None:
-    """Dotted name of ``layer`` inside ``model`` (None if it is not a submodule)."""
-    for name, module in model.named_modules():
+def module_name(model: nn.Module, layer: nn.Module,
+                named: tuple[tuple[str, nn.Module], ...] = ()) -> str | None:
+    """Dotted name of ``layer`` inside ``model`` (None if it is not a submodule); ``named``:
+    ``model.named_modules()`` already walked."""
+    for name, module in named or model.named_modules():
         if module is layer:
             return name
     return None
@@ -102,10 +105,12 @@ def resolve_gradcam(ctx: Context, x: Tensor) -> dict:
         except AttributeError as exc:
             raise ConfigError(f"layer {ctx.params['layer']!r} is not a submodule of "
                               f"{type(ctx.model).__name__}") from exc
-    elif not isinstance(layer, nn.Module) or module_name(ctx.model, layer) is None:
+    name = module_name(ctx.model, layer, ctx.named_modules) if isinstance(layer, nn.Module) \
+        else None
+    if name is None:
         raise ConfigError("layer must be a submodule of the model or its dotted name")
     ctx.state["layer"] = layer
-    return {"layer": module_name(ctx.model, layer)}
+    return {"layer": name}
 
 
 def _interpolate(cam: Tensor, size: int | tuple[int, ...], mode: str) -> Tensor:
@@ -138,16 +143,44 @@ def upsample(cam: Tensor, x: Tensor, modality: str, mode: str | None) -> Tensor:
     )
 
 
-def _cam(ctx: Context, x: Tensor, target: Tensor, extra: tuple) -> Tensor:
-    from captum.attr import LayerGradCam
+def layer_gradcam(forward: nn.Module, layer: nn.Module, x: Tensor, extra: tuple = (),
+                  relu: bool = True) -> Tensor:
+    """GradCAM of ``layer`` for the scalars ``forward(x, *extra)`` returns, ``(B, 1, *spatial)``.
 
-    cam = LayerGradCam(ctx.forward, ctx.state["layer"]).attribute(
-        x, target=0, additional_forward_args=extra,
-        relu_attributions=bool(ctx.params["relu_attributions"]),
-    )
-    if isinstance(cam, tuple):
-        cam = cam[0]
-    return upsample(cam.detach(), x, ctx.modality, ctx.params["interpolate_mode"])
+    Captum's ``LayerGradCam`` map: the layer's output ``A`` (its last run, when it runs several
+    times), the gradient of the summed scalars with respect to it from one ``autograd.grad``,
+    channel weights = that gradient's mean over the spatial axes, ``Σ_c w_c A_c`` and a ReLU.
+    """
+    captured: list[Tensor] = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    try:
+        with torch.enable_grad():
+            # The input requires grad so that the layer's output does even when every parameter
+            # is frozen.
+            out = forward(x.detach().requires_grad_(True), *extra)
+    finally:
+        handle.remove()
+    if not captured or not isinstance(captured[-1], Tensor):
+        raise NotApplicableError(f"the GradCAM layer {type(layer).__name__} did not return a "
+                                 "tensor in the forward pass")
+    act = captured[-1]
+    if act.dim() < 3:
+        raise ShapeError(f"GradCAM needs a (batch, channels, *spatial) layer output, got "
+                         f"{tuple(act.shape)}")
+    try:
+        (grad,) = torch.autograd.grad(out.sum(), act)
+    except RuntimeError as exc:  # the explained scalars do not depend on the layer's output
+        raise NotApplicableError(f"GradCAM: the explained outputs have no gradient with respect "
+                                 f"to the layer {type(layer).__name__}: {exc}") from exc
+    weights = grad.mean(dim=tuple(range(2, grad.dim())), keepdim=True)
+    cam = (weights * act).sum(1, keepdim=True).detach()
+    return F.relu(cam) if relu else cam
+
+
+def _cam(ctx: Context, x: Tensor, target: Tensor, extra: tuple) -> Tensor:
+    cam = layer_gradcam(ctx.forward, ctx.state["layer"], x, extra,
+                        relu=bool(ctx.params["relu_attributions"]))
+    return upsample(cam, x, ctx.modality, ctx.params["interpolate_mode"])
 
 
 def run_gradcam(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor) -> Tensor:

@@ -56,23 +56,25 @@ UNSUPPORTED = (
 )
 
 
-def unsupported_layers(model: nn.Module, skip: Iterable[nn.Module] = ()) -> list[str]:
+def unsupported_layers(model: nn.Module, skip: Iterable[nn.Module] = (),
+                       named: tuple[tuple[str, nn.Module], ...] = ()) -> list[str]:
     """Names and types of the layers of ``model`` that LRP-ε cannot handle here.
 
     Parameter-free leaves of unknown type (e.g. a ``Chomp1d`` slice or a transpose) are assumed
     to be reshaping and pass the plain gradient; unknown leaves with parameters are reported.
+    ``named``: ``model.named_modules()`` already walked.
     """
     skipped = {id(m) for s in skip for m in s.modules()}
     bad = []
-    for name, m in model.named_modules():
+    for name, m in named or model.named_modules():
         if id(m) in skipped:
             continue
         if isinstance(m, UNSUPPORTED):
             bad.append(f"{name or '<model>'} ({type(m).__name__})")
         elif (
-            not any(True for _ in m.children())
-            and not isinstance(m, RULE_LAYERS + PASS_LAYERS)
-            and any(True for _ in m.parameters(recurse=False))
+            not isinstance(m, RULE_LAYERS + PASS_LAYERS)
+            and next(m.children(), None) is None
+            and next(m.parameters(recurse=False), None) is not None
         ):
             bad.append(f"{name} ({type(m).__name__}, unknown layer with parameters)")
     return bad
@@ -90,20 +92,20 @@ def _epsilon_hook(epsilon: float):
 
 def lrp_epsilon(
     model: nn.Module, x: Tensor, target: Tensor, extra: tuple = (), *, epsilon: float = 1e-9,
-    rule_model: nn.Module | None = None,
+    rule_model: nn.Module | None = None, rule_layers: Iterable[nn.Module] | None = None,
 ) -> Tensor:
     """LRP-ε relevance of ``x`` for the output ``target`` selects; same shape as ``x``.
 
     ``target`` is a ``(B,)`` class (flat output) index or a ``(B, T)`` per-step target for
     ``(B, T, C)`` outputs (:func:`saliencylab.explain.selection.select_output`).
     ``rule_model`` is the module whose layers get the ε rule (default ``model``; for text it
-    is the user's model while ``model`` is the wrapper taking embeddings).
+    is the user's model while ``model`` is the wrapper taking embeddings); ``rule_layers``, when
+    given, are its modules already walked.
     """
     rule_model = model if rule_model is None else rule_model
-    handles = [
-        m.register_forward_hook(_epsilon_hook(float(epsilon)))
-        for m in rule_model.modules() if isinstance(m, RULE_LAYERS)
-    ]
+    layers = rule_model.modules() if rule_layers is None else rule_layers
+    hook = _epsilon_hook(float(epsilon))
+    handles = [m.register_forward_hook(hook) for m in layers if isinstance(m, RULE_LAYERS)]
     try:
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
@@ -124,7 +126,7 @@ def resolve_lrp(ctx: Context, x: Tensor) -> None:
     if not ctx.params["strict"]:
         return
     skip = [ctx.embedding_layer] if ctx.embedding_layer is not None else []
-    bad = unsupported_layers(ctx.model, skip)
+    bad = unsupported_layers(ctx.model, skip, ctx.named_modules)
     if bad:
         from saliencylab.explain.registry import METHODS
 
@@ -140,7 +142,8 @@ def run_lrp(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor)
     """LRP-ε of the explained scalars (``ctx.forward`` returns them as ``(rows, 1)``)."""
     zeros = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
     return lrp_epsilon(ctx.forward, x, zeros, extra, epsilon=ctx.params["epsilon"],
-                       rule_model=ctx.model)
+                       rule_model=ctx.model,
+                       rule_layers=[m for _, m in ctx.named_modules] or None)
 
 
 LRP = Method(

@@ -62,6 +62,8 @@ class Context:
     ``budget`` is the per-call memory budget in elements (None: the default of
     :func:`saliencylab.utils.memory_budget`), ``sample_numel`` the elements of one input row in
     attribution space, ``activations`` the activation elements one model input creates.
+    ``named_modules`` is ``model.named_modules()`` walked once for the call (layer look-ups and
+    hooks use it instead of walking the model again: a walk costs ~1 µs per module per call).
     """
 
     forward: nn.Module
@@ -79,6 +81,7 @@ class Context:
     budget: int | None = None
     sample_numel: int = 1
     activations: int = 0
+    named_modules: tuple[tuple[str, nn.Module], ...] = ()
 
     def valid_cells(self, rows: Tensor, x: Tensor) -> Tensor | None:
         """``(chunk, T, 1)`` bool: which time steps of the chunk's rows are valid (None when
