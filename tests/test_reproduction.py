@@ -91,6 +91,22 @@ def test_page_has_every_table(tmp_path: Path) -> None:
         compare(tmp_path / "runs", "huge")
 
 
+def test_disagreements_are_flagged_with_what_was_tried(tmp_path: Path, monkeypatch) -> None:
+    from saliencylab.report import reproduction
+
+    _fake_tsb_run(tmp_path / "runs", shift=0.1)  # the 8 AUP numbers disagree
+    page = write_reproduction(tmp_path / "reproduction.md", run_root=tmp_path / "runs")
+    section = page.read_text().split("## [TSB] Table 1")[1].split("\n## ")[0]
+    assert "**Flagged: 8 disagreements.** Why, and what was tried: not investigated" in section
+    monkeypatch.setitem(reproduction.WHAT_WAS_TRIED, "[TSB] Table 1", "the probe says so.")
+    page = write_reproduction(tmp_path / "reproduction.md", run_root=tmp_path / "runs")
+    assert "what was tried: the probe says so." in page.read_text()
+    # a table that agrees everywhere carries no flag
+    _fake_tsb_run(tmp_path / "agree")
+    text = write_reproduction(tmp_path / "agree.md", run_root=tmp_path / "agree").read_text()
+    assert "Flagged" not in text.split("## [TSB] Table 1")[1].split("\n## ")[0]
+
+
 def _fake_cells(run: Path, dataset: str, model: str, values: dict[tuple[str, str], dict]) -> None:
     """A store with one model per training and eval cells ``values[(training, method)]``."""
     run.mkdir(parents=True)

@@ -505,3 +505,27 @@ def test_tcn_default_channels_follow_the_reference():
     assert [b.conv1.dilation[0] for b in model.network] == [1, 2, 4]
     t = TransformerClassifier(50, 50)
     assert (len(t.layers), t.config["heads"], t.config["d_ff"]) == (6, 5, 400)
+
+
+def test_lstm_forget_bias_starts_the_forget_gates_there():
+    # PyTorch's [i, f, g, o] layout: the forget quarter of b_ih + b_hh is the bias; the other
+    # quarters and every weight keep PyTorch's draw.
+    torch.manual_seed(0)
+    plain = build_model("lstm", n_features=F_, n_time=T_, hidden_size=8)
+    torch.manual_seed(0)
+    started = build_model("lstm", n_features=F_, n_time=T_, hidden_size=8, forget_bias=1.0)
+    h = 8
+    bias = started.rnn.bias_ih_l0 + started.rnn.bias_hh_l0
+    torch.testing.assert_close(bias[h:2 * h], torch.ones(h))
+    for name, p in plain.rnn.named_parameters():
+        q = dict(started.rnn.named_parameters())[name]
+        keep = torch.ones_like(p, dtype=torch.bool)
+        if name.startswith("bias"):
+            keep[h:2 * h] = False
+        assert torch.equal(p[keep], q[keep]), name
+    assert started.config["forget_bias"] == 1.0 and plain.config["forget_bias"] is None
+    rebuilt = build_model(**started.config)
+    assert rebuilt.config == started.config
+    for bad in ("1", float("nan"), True):
+        with pytest.raises(ConfigError, match="forget_bias"):
+            build_model("lstm", n_features=F_, n_time=T_, forget_bias=bad)

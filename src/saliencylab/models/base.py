@@ -7,6 +7,7 @@ Every classifier takes ``(batch, time, features)`` and returns logits ``(batch, 
 from __future__ import annotations
 
 import contextlib
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -52,6 +53,36 @@ def boolean(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{name} must be True or False, got {value!r}")
     return value
+
+
+def optional_bias(name: str, value: Any) -> float | None:
+    """``None`` or a finite number (a bias to initialise), else ``ConfigError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number or None, got {value!r}")
+    return float(value)
+
+
+def init_forget_bias(lstm: nn.LSTM, value: float | None) -> None:
+    """Start ``lstm``'s forget gates at bias ``value`` (``b_ih`` = value, ``b_hh`` = 0 in the
+    forget quarter of PyTorch's ``[i, f, g, o]`` layout); ``None`` keeps PyTorch's uniform
+    initialisation (forget gates near 0.5 at the start).
+
+    A forget bias of 1 (Jozefowicz et al., ICML 2015; Keras's ``unit_forget_bias`` default) lets
+    a state survive many steps from the first update: with PyTorch's start a state halves at
+    every step, and a block 20 steps before the last one barely reaches the classifier
+    (``scripts/vanishing_lstm_probe.py``).
+    """
+    if value is None:
+        return
+    h = lstm.hidden_size
+    with torch.no_grad():
+        for name, p in lstm.named_parameters():
+            if name.startswith("bias_ih"):
+                p[h:2 * h] = value
+            elif name.startswith("bias_hh"):
+                p[h:2 * h] = 0.0
 
 
 # ------------------------------------------------------------------------------------------------

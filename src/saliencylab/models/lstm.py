@@ -10,7 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from saliencylab.models.base import TimeSeriesClassifier, positive_int, probability, rnn_context
+from saliencylab.models.base import (
+    TimeSeriesClassifier,
+    init_forget_bias,
+    optional_bias,
+    positive_int,
+    probability,
+    rnn_context,
+)
 
 #: Hidden size the [TSB] authors used; our default is larger so training converges in few epochs.
 REFERENCE_HIDDEN_SIZE = 5
@@ -25,6 +32,9 @@ class LSTMClassifier(TimeSeriesClassifier):
         n_classes: number of classes.
         hidden_size: LSTM hidden size (reference: 5, :data:`REFERENCE_HIDDEN_SIZE`).
         dropout: dropout rate on the input and on the last hidden state (reference 0.1).
+        forget_bias: start the forget gates at this bias
+            (:func:`saliencylab.models.base.init_forget_bias`); None (default): PyTorch's
+            initialisation, as the [TSB] code. The ``vanishing`` preset uses 1.
 
     In eval mode with autograd on and a CUDA input, the LSTM runs without cuDNN so that input
     gradients work (cuDNN refuses the RNN backward in eval mode).
@@ -35,14 +45,17 @@ class LSTMClassifier(TimeSeriesClassifier):
     """
 
     name = "lstm"
-    option_checks = {"hidden_size": positive_int, "dropout": probability}
+    option_checks = {"hidden_size": positive_int, "dropout": probability,
+                     "forget_bias": optional_bias}
 
     def __init__(self, n_features: int, n_time: int, n_classes: int = 2, hidden_size: int = 64,
-                 dropout: float = 0.1) -> None:
-        super().__init__(n_features, n_time, n_classes, hidden_size=hidden_size, dropout=dropout)
+                 dropout: float = 0.1, forget_bias: float | None = None) -> None:
+        super().__init__(n_features, n_time, n_classes, hidden_size=hidden_size, dropout=dropout,
+                         forget_bias=forget_bias)
         hidden_size, dropout = self.config["hidden_size"], self.config["dropout"]
         self.input_dropout = nn.Dropout(dropout)
         self.rnn = nn.LSTM(self.n_features, hidden_size, num_layers=1, batch_first=True)
+        init_forget_bias(self.rnn, self.config["forget_bias"])
         self.output_dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(hidden_size, self.n_classes)
 

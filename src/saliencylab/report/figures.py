@@ -79,7 +79,7 @@ def figure_rows(run_root: str | Path = "runs", scale: str = "small") -> list[dic
 def figure_sections(rows: list[dict[str, Any]], img_dir: str | Path) -> list[str]:
     """The page's markdown section of each figure (from :func:`figure_rows`); the figures are
     written under ``img_dir`` and linked as ``img/<name>``."""
-    from saliencylab.report.reproduction import _command
+    from saliencylab.report.reproduction import _command, disagreement_note
 
     img_dir = Path(img_dir)
     parts: list[str] = []
@@ -96,5 +96,7 @@ def figure_sections(rows: list[dict[str, Any]], img_dir: str | Path) -> list[str
             continue
         parts.append(f"**Verdict: {row['verdict']}** — {row['measured']}. "
                      f"Command: `{_command(preset)}`.\n")
+        if note := disagreement_note(figure, int(row["verdict"] == "disagrees")):
+            parts.append(note)
         parts += check.render(row, img_dir)
     return parts

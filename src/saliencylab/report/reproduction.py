@@ -73,6 +73,11 @@ RULE = ("**agrees**: |ours − paper| ≤ 5 percentage points for accuracies and
         "Table 1 reports every model, so its rows are always compared).")
 _INTERPRETABILITY_GATED = ("[TSB]", "[SGT]", "[SGT-supp]")
 
+#: Why a table or figure disagrees at the small scale and what was tried, with the command that
+#: measured it (the numbers stay in that command's output and the README, never typed here).
+#: Written under the table's section whenever the table has a disagreement.
+WHAT_WAS_TRIED: dict[str, str] = {}
+
 
 def verdict(ours: float | None, paper: float, metric: str, *, under_gate: bool,
             table: str = "", stand_in: bool = False) -> str:
@@ -213,6 +218,16 @@ def _scatter(frame: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def disagreement_note(table: str, n_disagree: int) -> str:
+    """The page's flag for a table or figure with ``n_disagree`` disagreements: what was tried
+    (:data:`WHAT_WAS_TRIED`), or that nothing was yet; empty when it has none."""
+    if n_disagree == 0:
+        return ""
+    what = WHAT_WAS_TRIED.get(table, "not investigated beyond this preset yet.")
+    count = "one disagreement" if n_disagree == 1 else f"{n_disagree} disagreements"
+    return f"**Flagged: {count}.** Why, and what was tried: {what}\n"
+
+
 def _command(preset: str, command: str = "bench") -> str:
     """The command that computes ``preset``'s cells (``bench``) or the whole page."""
     from saliencylab.bench.config import DATA_DIR_PRESETS
@@ -297,6 +312,8 @@ def write_reproduction(out: str | Path = "docs/reproduction.md", *, run_root: st
                 f"`{ours}` stands in for the paper's `{paper}`" for paper, ours in
                 stand_ins.items()) + ": its numbers are shown next to the paper's, not compared "
                 "(other data); the full scale runs the paper's data.\n")
+        if note := disagreement_note(table, int((part["verdict"] == "disagrees").sum())):
+            parts.append(note)
         if len(part) <= 100:
             parts.append(markdown_table(part, detail))
         else:
