@@ -95,6 +95,7 @@ def test_disagreements_are_flagged_with_what_was_tried(tmp_path: Path, monkeypat
     from saliencylab.report import reproduction
 
     _fake_tsb_run(tmp_path / "runs", shift=0.1)  # the 8 AUP numbers disagree
+    monkeypatch.delitem(reproduction.WHAT_WAS_TRIED, "[TSB] Table 1", raising=False)
     page = write_reproduction(tmp_path / "reproduction.md", run_root=tmp_path / "runs")
     section = page.read_text().split("## [TSB] Table 1")[1].split("\n## ")[0]
     assert "**Flagged: 8 disagreements.** Why, and what was tried: not investigated" in section
@@ -161,3 +162,24 @@ def test_certification_numbers_stand_next_to_cs_table4(tmp_path: Path) -> None:
     assert (soundness["diff"] - 0.01).abs().max() < 1e-9
     page = write_reproduction(tmp_path / "docs" / "r.md", run_root=tmp_path).read_text()
     assert "`digits` stands in for the paper's `CIFAR-10`" in page
+
+
+def test_a_changed_grid_is_read_by_its_newest_cells(tmp_path: Path) -> None:
+    # The store of a preset whose settings changed keeps the old models' cells under other
+    # keys: the page reads the newest cell per model, never an average of old and new.
+    from saliencylab.bench.paper_tables import ICA_TABLE1
+
+    run = tmp_path / "vanishing"
+    run.mkdir()
+    ids = {"dataset": "VanishingMiddle", "model": "lstm", "training": "traditional", "seed": 0}
+    with ResultStore(run / "results.sqlite") as store:
+        for key, accuracy in (("train-old", 0.51), ("train-new", 0.99)):
+            store.write_cell(key, "train", ids, [("test_accuracy", "value", accuracy),
+                                                 ("fit_to_interpret", "value", 1.0)],
+                             duration=10.0)
+    row = compare(tmp_path, "small").query(
+        "table == '[ICA] Table 1' and dataset == 'VanishingMiddle' and model == 'lstm' "
+        "and metric == 'accuracy_pct'").iloc[0]
+    assert row["ours"] == pytest.approx(99.0)
+    assert row["paper"] == ICA_TABLE1["lstm"]["VanishingMiddle"]["accuracy_pct"]
+    assert row["verdict"] == "agrees"

@@ -28,9 +28,26 @@ def _wide(frame: pd.DataFrame, statistic: str = "mean") -> pd.DataFrame:
     return wide.reset_index()
 
 
+def newest_cells(frame: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (one row per cell, with its ``key``) keeping, of the cells that describe the
+    same model or the same (model, method), only the one that finished last.
+
+    A store keeps the cells of an earlier version of its grid (a preset whose settings changed
+    gives its models new keys): read side by side, the old and the new models would be
+    averaged together."""
+    if frame.empty or "key" not in frame or cells.empty:
+        return frame
+    ids = [c for c in (*ID_COLUMNS, "method", "split") if c in frame]
+    finished = cells.set_index("key")["finished"]
+    order = frame.assign(_finished=frame["key"].map(finished).fillna(0.0))
+    order = order.sort_values("_finished", kind="stable")
+    kept = order.drop_duplicates(subset=ids, keep="last").drop(columns="_finished")
+    return kept.sort_index()
+
+
 def train_table(store: ResultStore) -> pd.DataFrame:
     """Accuracy and training time per trained model."""
-    frame = _wide(store.results_frame(kind="train"), "value")
+    frame = newest_cells(_wide(store.results_frame(kind="train"), "value"), store.cells_frame())
     if frame.empty:
         return frame
     cols = [c for c in ID_COLUMNS if c in frame] + [
@@ -42,7 +59,7 @@ def train_table(store: ResultStore) -> pd.DataFrame:
 
 def eval_table(store: ResultStore) -> pd.DataFrame:
     """One row per eval cell with its summary metrics (means)."""
-    frame = _wide(store.results_frame(kind="eval"), "mean")
+    frame = newest_cells(_wide(store.results_frame(kind="eval"), "mean"), store.cells_frame())
     if frame.empty:
         return frame
     keep = ID_COLUMNS + ["method", "train_key"]
