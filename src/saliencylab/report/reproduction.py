@@ -92,12 +92,15 @@ WHAT_WAS_TRIED: dict[str, str] = {
         "picks the cells (`python scripts/accuracy_drop_probe.py runs/tsb-table1` prints, per "
         "fraction, the share of the box replaced and the accuracy), so at this scale the test "
         "measures the model's redundancy more than the maps. Our plain maps are more precise "
-        "than the paper's (AUP and AUPR above it, AUR mostly within 0.05) and TSR lowers AUP on "
-        "Middle box where [TSB] finds it raises it; the maps are the paper's (absolute value, "
-        "min-max per sample), so the difference lies in the models (one seed, 400 training series, "
-        "at most 10 epochs, 20 series explained). Not tried yet: TSR with the released code's "
-        "choices (`reference_quirks=True` of "
-        "`saliencylab.explain.tsr.temporal_saliency_rescaling`) and more seeds."),
+        "than the paper's (AUP and AUPR above it, AUR mostly within 0.05): the maps are the "
+        "paper's (absolute value, min-max per sample), so the difference lies in the models "
+        "(one seed, 400 training series, at most 10 epochs, 20 series explained). TSR lowers "
+        "AUP here where [TSB] finds it raises it; `python scripts/tsr_options_probe.py "
+        "runs/tsb-table1` explains the same models with TSR as the paper writes it (our "
+        "default) and as the released code does (`reference_quirks=True`): on Middle box the "
+        "code's TSR raises AUP for all three methods (as [TSB] reports for Gradient, the one "
+        "method it gives TSR numbers for), the paper's lowers it for two; on MovingMiddle "
+        "neither raises it for Gradient or DeepLIFT-SHAP. Not tried yet: more seeds."),
     "[SGT-supp] Table 2": (
         "the order of the three trainings agrees with the paper (saliency guided < fine-tuned "
         "< traditional); the AUCs are lower because the accuracy of our MNIST CNN falls faster "
