@@ -17,11 +17,10 @@ from pathlib import Path
 
 import torch
 
-from saliencylab.data.sources import load_dataset
+from saliencylab.bench.cells import trained_models
 from saliencylab.explain import explain
 from saliencylab.metrics.groundtruth import masked_accuracy, mass_top_mask
 from saliencylab.runtime import configure_cpu
-from saliencylab.train.trainer import load_checkpoint
 
 FRACTIONS = (0.5, 0.8, 0.9, 1.0)
 
@@ -40,12 +39,7 @@ def main() -> None:
     configure_cpu()
     print("| design | map | d | cells replaced | box cells replaced | accuracy (%) |")
     print("|---|---|---|---|---|---|")
-    for checkpoint in sorted((args.run_dir / "models").glob("*.pt")):
-        model, info = load_checkpoint(checkpoint)
-        config = info["data_config"]
-        options = {k: config[k] for k in ("n_train", "n_test") if k in config}
-        data = load_dataset(config["design"], process=config["process"],
-                            seed=config.get("seed", 0), **options)
+    for task, model, data in trained_models(args.run_dir):
         x, y = data.test.x[: args.n], data.test.y[: args.n]
         box = data.test.mask[: args.n].bool().expand_as(x)
         maps = {"gradient": _minmax(explain(model, x, target=y, method="gradient")
@@ -56,7 +50,7 @@ def main() -> None:
             correct = masked_accuracy(model, x, y, saliency, data.background, FRACTIONS)
             for d, mask, right in zip(FRACTIONS, masks, correct, strict=True):
                 in_box = (mask & box).flatten(1).sum(1) / box.flatten(1).sum(1)
-                print(f"| {config['design']} | {name} | {d:g} | {mask.float().mean():.0%} | "
+                print(f"| {task.dataset} | {name} | {d:g} | {mask.float().mean():.0%} | "
                       f"{in_box.mean():.0%} | {100 * right.float().mean():.0f} |")
 
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import yaml
 
-from saliencylab.data.sources import load_dataset
+from saliencylab.bench.cells import trained_models
 from saliencylab.explain import explain
 from saliencylab.metrics.groundtruth import evaluate_groundtruth
 from saliencylab.runtime import configure_cpu
-from saliencylab.train.trainer import load_checkpoint
 
 VARIANTS = {"alone": None, "TSR, paper": True, "TSR, released code": {"reference_quirks": True}}
 
@@ -40,12 +39,7 @@ def main() -> None:
     settings = grid.get("method_params") or {}
     print("| design | method | map | AUP | AUR |")
     print("|---|---|---|---|---|")
-    for checkpoint in sorted((args.run_dir / "models").glob("*.pt")):
-        model, info = load_checkpoint(checkpoint)
-        config = info["data_config"]
-        options = {k: config[k] for k in ("n_train", "n_test") if k in config}
-        data = load_dataset(config["design"], process=config["process"],
-                            seed=config.get("seed", 0), **options)
+    for task, model, data in trained_models(args.run_dir):
         x, y = data.test.x[: args.n], data.test.y[: args.n]
         box = data.test.mask[: args.n].bool().expand_as(x)
         for method in args.methods.split(","):
@@ -54,7 +48,7 @@ def main() -> None:
                                    **settings.get(method, {})).attributions
                 summary = evaluate_groundtruth(model, x, y, box, saliency, data.background,
                                                generator=0).summary()
-                print(f"| {config['design']} | {method} | {label} | {summary['aup']:.3f} | "
+                print(f"| {task.dataset} | {method} | {label} | {summary['aup']:.3f} | "
                       f"{summary['aur']:.3f} |", flush=True)
 
 

@@ -38,6 +38,21 @@ def test_run_stores_every_cell_and_its_metrics(finished_run):
     assert len(list((run_dir / "examples").glob("*.npz"))) == 6
 
 
+def test_trained_models_gives_each_model_with_its_data(finished_run):
+    from saliencylab.bench.cells import trained_models
+    from saliencylab.train.trainer import accuracy
+
+    run_dir, _ = finished_run
+    stored = {k: r[("test_accuracy", "value")] for k, r in rows_by_cell(run_dir).items()
+              if k.startswith("train-")}
+    found = list(trained_models(run_dir))
+    assert len(found) == len(stored) == 2
+    for task, model, data in found:
+        assert not model.training
+        # the data it was trained on: its test accuracy is the one the run stored
+        assert accuracy(model, data.test.x, data.test.y) == pytest.approx(stored[task.key])
+
+
 def test_a_second_run_recomputes_nothing(finished_run):
     run_dir, _ = finished_run
     before = rows_by_cell(run_dir)

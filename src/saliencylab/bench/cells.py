@@ -22,7 +22,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,6 +122,24 @@ class TrainTask:
             return cls(name, None, model, training, int(seed), data=config, data_dir=folder)
         raise ConfigError("the checkpoint records neither its training task nor its data; "
                           "pass --dataset (a name from `saliencylab data list`)")
+
+
+def trained_models(run_dir: str | os.PathLike[str]) -> Iterator[tuple[TrainTask, nn.Module,
+                                                                     Dataset]]:
+    """The models a run trained (``RUN_DIR/models/*.pt``, in name order), each with its task and
+    the data it was trained on, in eval mode (for probes and docs scripts over a run).
+
+    Example::
+
+        for task, model, data in trained_models("runs/tsb-table1"):
+            print(task.dataset, accuracy(model, data.test.x, data.test.y))
+    """
+    from saliencylab.train.trainer import load_checkpoint
+
+    for path in sorted((Path(run_dir) / "models").glob("*.pt")):
+        model, info = load_checkpoint(path)
+        task = TrainTask.from_checkpoint(info)
+        yield task, model.eval(), task.load_data()
 
 
 @dataclass(frozen=True)
