@@ -39,6 +39,7 @@ from saliencylab.metrics.normalize import (  # noqa: E402
     zscore,
 )
 from saliencylab.report.plots import save_figure  # noqa: E402
+from saliencylab.report.tables import current_results  # noqa: E402
 
 __all__ = ["correlation_heatmap", "metric_method_heatmaps", "normalized_heatmap",
            "normalized_scores", "quality_frame", "quality_section"]
@@ -65,7 +66,7 @@ def quality_frame(store: ResultStore) -> pd.DataFrame:
     archive name for UCR data.
     """
     names = set(_orientation())
-    frame = store.results_frame(kind="eval")
+    frame = current_results(store, "eval")
     if frame.empty:
         return pd.DataFrame(columns=[*ENTRY, "metric", "value", "se", "n"])
     frame = frame[frame["metric"].isin(names) & frame["statistic"].isin(["mean", "se", "n"])]

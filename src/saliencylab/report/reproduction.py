@@ -30,7 +30,13 @@ import yaml
 from saliencylab.bench.paper_tables import paper_rows
 from saliencylab.bench.store import DEFAULT_FILENAME, ResultStore
 from saliencylab.report.plots import plt, save_figure
-from saliencylab.report.tables import _wide, markdown_table, newest_cells, with_diffs
+from saliencylab.report.tables import (
+    _wide,
+    current_results,
+    markdown_table,
+    newest_cells,
+    with_diffs,
+)
 
 __all__ = ["RULE", "STAND_INS", "TABLE_PRESETS", "TOLERANCES", "compare", "verdict",
            "write_reproduction"]
@@ -159,12 +165,13 @@ def _load(run_dir: Path, preset: str) -> _Run | None:
     grid = yaml.safe_load(grid_file.read_text()) if grid_file.is_file() else {}
     with ResultStore(db, create=False) as store:
         cells = store.cells_frame()
-        trains = newest_cells(_wide(store.results_frame(kind="train"), "value"), cells)
-        evals = newest_cells(_wide(store.results_frame(kind="eval"), "mean"), cells)
-    if len(cells):  # the compute time of the cells read, not of those an earlier grid left
-        kept = set(trains.get("key", ())) | set(evals.get("key", ()))
-        cells = cells[cells["key"].isin(kept) | ~cells["kind"].isin(("train", "eval"))]
-    cell_seconds = float(cells["duration"].fillna(0).sum()) if len(cells) else 0.0
+        trains = _wide(current_results(store, "train"), "value")
+        evals = _wide(current_results(store, "eval"), "mean")
+    cell_seconds = 0.0
+    if len(cells):  # the grid's cells without those an earlier grid left; other kinds whole
+        grid_cells = cells["kind"].isin(("train", "eval"))
+        read = pd.concat([newest_cells(cells[grid_cells], cells), cells[~grid_cells]])
+        cell_seconds = float(read["duration"].fillna(0).sum())
     if not trains.empty:
         trains = trains.assign(test_accuracy_pct=100.0 * trains["test_accuracy"],
                                fit=trains.get("fit_to_interpret", 1.0) > 0.5)

@@ -45,9 +45,19 @@ def newest_cells(frame: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     return kept.sort_index()
 
 
+def current_results(store: ResultStore, kind: str) -> pd.DataFrame:
+    """``store.results_frame(kind=kind)`` without the cells an earlier version of the grid left
+    behind (:func:`newest_cells`): what every table and page reads."""
+    cells = store.cells_frame(kind)
+    frame = store.results_frame(kind=kind)
+    if frame.empty or cells.empty:
+        return frame
+    return frame[frame["key"].isin(set(newest_cells(cells, cells)["key"]))]
+
+
 def train_table(store: ResultStore) -> pd.DataFrame:
     """Accuracy and training time per trained model."""
-    frame = newest_cells(_wide(store.results_frame(kind="train"), "value"), store.cells_frame())
+    frame = _wide(current_results(store, "train"), "value")
     if frame.empty:
         return frame
     cols = [c for c in ID_COLUMNS if c in frame] + [
@@ -59,7 +69,7 @@ def train_table(store: ResultStore) -> pd.DataFrame:
 
 def eval_table(store: ResultStore) -> pd.DataFrame:
     """One row per eval cell with its summary metrics (means)."""
-    frame = newest_cells(_wide(store.results_frame(kind="eval"), "mean"), store.cells_frame())
+    frame = _wide(current_results(store, "eval"), "mean")
     if frame.empty:
         return frame
     keep = ID_COLUMNS + ["method", "train_key"]

@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 from saliencylab.bench.store import ResultStore
+from saliencylab.report.tables import current_results
 
 __all__ = ["TEXT_METRICS", "highlight_tokens", "table1_frame", "text_section"]
 
@@ -42,7 +43,7 @@ def _method_rank(method: str) -> tuple[int, str]:
 
 
 def _text_rows(store: ResultStore) -> pd.DataFrame:
-    frame = store.results_frame(kind="eval")
+    frame = current_results(store, "eval")
     if frame.empty or "metric" not in frame:
         return pd.DataFrame()
     return frame[frame["metric"].isin(TEXT_METRICS)]
