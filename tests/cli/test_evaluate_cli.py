@@ -46,6 +46,13 @@ def test_metrics_lists_every_registry_entry_and_the_certification_group():
     for name in ("completeness", "soundness", "deletion", "insertion"):
         assert name in result.output
     assert "lower" in result.output and "higher" in result.output  # orientation column
+    line = f"sanity: {METRICS['sanity'].description[:30]}"
+    assert line not in " ".join(result.output.split())  # wide: a column of the table
+    # an 80-column terminal gets the descriptions after the table, one line per metric
+    narrow = runner.invoke(app, ["metrics"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert line in " ".join(narrow.output.split())
+    assert all(len(row) <= 80 for row in narrow.output.splitlines())
 
 
 def test_evaluate_writes_quality_cells_and_a_rerun_skips_them(checkpoint, tmp_path):

@@ -39,23 +39,30 @@ def metrics_cmd(
     """List every metric with its category, orientation, needs and where it applies."""
     from saliencylab.metrics import METRICS
 
+    # A narrow terminal gets the descriptions under the table: as a column they would squeeze
+    # the others to nothing.
+    wide = console.width >= 150
     table = Table(title="saliency metrics (`evaluate --metrics NAME,...`; 'all' = every metric "
                   "that applies to the data; a family name gives all its outputs)")
     table.add_column("metric", no_wrap=True)
     for col in ("category", "better", "applies to", "needs"):
         table.add_column(col, overflow="fold")
-    table.add_column("what it measures", overflow="fold", ratio=1, min_width=24)
-    table.add_column("papers", no_wrap=True)
-    for m in METRICS.values():
-        if category and m.category != category:
-            continue
+    if wide:
+        table.add_column("what it measures", overflow="fold", ratio=1, min_width=24)
+    table.add_column("papers", overflow="fold")
+    shown = [m for m in METRICS.values() if not category or m.category == category]
+    for m in shown:
         outputs = m.outputs or {m.name: m.higher_is_better}
         better = ", ".join(f"{n}: {'higher' if hib else 'lower'}" if len(outputs) > 1 else
                            ("higher" if hib else "lower") for n, hib in outputs.items())
         where = f"{m.task}: {', '.join(m.modalities)}"
+        described = [m.description] if wide else []
         table.add_row(m.name, m.category, better, where, ", ".join(sorted(m.needs)) or "-",
-                      m.description, ", ".join(m.references) or "-")
+                      *described, ", ".join(m.references) or "-")
     console.print(table)
+    if not wide:
+        for m in shown:
+            console.print(f"[bold]{m.name}[/]: {m.description}", highlight=False)
 
 
 def _file_hash(path: Path) -> str:
