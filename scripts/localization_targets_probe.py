@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from saliencylab.bench.cells import TrainTask, explain_targets
+from saliencylab.bench.cells import explain_targets, trained_models
 from saliencylab.errors import NotApplicableError
 from saliencylab.explain import explain
 from saliencylab.metrics import MetricContext
 from saliencylab.metrics.localization import localization_biases
 from saliencylab.runtime import configure_cpu
-from saliencylab.train.trainer import load_checkpoint
 
 METHODS = ("gradcam", "gradient", "integrated_gradients", "lrp", "lime")
 
@@ -37,10 +36,7 @@ def main() -> None:
     configure_cpu()
     print("| model | method | target | localization (flat) | localization (middle) |")
     print("|---|---|---|---|---|")
-    for checkpoint in sorted((args.run_dir / "models").glob("*.pt")):
-        model, info = load_checkpoint(checkpoint)
-        task = TrainTask.from_checkpoint(info)
-        data = task.load_data()
+    for task, model, data in trained_models(args.run_dir):
         part = data.test.take(slice(0, args.n))
         valid = part.valid_mask
         all_steps = part.y if valid is None else part.y.masked_fill(~valid, -1)

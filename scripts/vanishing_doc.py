@@ -42,7 +42,9 @@ def _blocks(names: list[str]) -> str:
     return f"{', '.join(names)} block{'s' if len(names) > 1 else ''}"
 
 
-def _findings(trains: pd.DataFrame, evals: pd.DataFrame, forget_bias: float | None) -> list[str]:
+def _findings(trains: pd.DataFrame, evals: pd.DataFrame, random: pd.Series,
+              forget_bias: float | None) -> list[str]:
+    """The page's bullets; ``random`` is the random map's mean AUP per block."""
     acc = trains.groupby(["model", "training", "dataset"])["test_accuracy"].mean() * 100
     grad = evals[evals["method"] == "gradient"].groupby(
         ["model", "training", "dataset"])["aup"].mean()
@@ -59,7 +61,6 @@ def _findings(trains: pd.DataFrame, evals: pd.DataFrame, forget_bias: float | No
                f"Table 1 (chance on the {_blocks(paper_missed)}). {start} it stays at chance on "
                "the middle block within this budget, and learns it when its forget gates start "
                "at 1 (`python scripts/vanishing_lstm_probe.py`).")
-    random = evals[evals["method"] == "random"].groupby("dataset")["aup"].mean()
     vanished = [SHORT[b] for b in BLOCKS if SHORT[b] in learned
                 and grad.get(("lstm", "traditional", b), 1.0) < random.get(b, 0.0)]
     if vanished:
@@ -95,7 +96,7 @@ def write_page(run_dir: Path, out: Path) -> Path:
         raise SystemExit(f"{run_dir} holds no results: run `saliencylab bench --preset "
                          "vanishing` first")
     grid = yaml.safe_load((run_dir / "grid.yaml").read_text())
-    compute = float(newest_cells(cells, cells)["duration"].fillna(0).sum())  # this grid's cells
+    compute = float(newest_cells(cells)["duration"].fillna(0).sum())  # this grid's cells
     figure = metric_by_dataset(evals, out.parent / "img" / "vanishing_gradient.png", "gradient",
                                order=list(BLOCKS))
     accuracy = _per_block(trains.assign(pct=100 * trains["test_accuracy"]), "pct", ".0f")
@@ -103,9 +104,8 @@ def write_page(run_dir: Path, out: Path) -> Path:
     aup = _per_block(grad, "aup", ".2f")
     wjac = _per_block(grad, "wjac", ".3f")
     euc = _per_block(grad, "euc", ".3f")
-    random = evals[evals["method"] == "random"]
-    random_aup = " / ".join(f"{random[random['dataset'] == b]['aup'].mean():.2f}"
-                            for b in BLOCKS) if not random.empty else "–"
+    random = evals[evals["method"] == "random"].groupby("dataset")["aup"].mean()
+    random_aup = " / ".join(f"{random[b]:.2f}" if b in random else "–" for b in BLOCKS)
     rows = "\n".join(
         f"| {NAMES.get(model, model)} · {training.replace('_', ' ')} | {accuracy[model, training]}"
         f" | {aup.get((model, training), '–')} | {wjac.get((model, training), '–')} | "
@@ -153,7 +153,7 @@ explained; AUP of the [TSB] masking evaluation, WJac / Euc of [ICA] on min-max
 
 What it shows:
 
-{chr(10).join(_findings(trains, evals, forget_bias))}
+{chr(10).join(_findings(trains, evals, random, forget_bias))}
 
 The reproduction page (`docs/reproduction.md`) compares every [ICA] Table 1 number with its
 verdict; the report of the run (`saliencylab report runs/vanishing`) has the full Diff(AUP) /

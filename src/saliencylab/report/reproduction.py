@@ -170,7 +170,7 @@ def _load(run_dir: Path, preset: str) -> _Run | None:
     cell_seconds = 0.0
     if len(cells):  # the grid's cells without those an earlier grid left; other kinds whole
         grid_cells = cells["kind"].isin(("train", "eval"))
-        read = pd.concat([newest_cells(cells[grid_cells], cells), cells[~grid_cells]])
+        read = pd.concat([newest_cells(cells[grid_cells]), cells[~grid_cells]])
         cell_seconds = float(read["duration"].fillna(0).sum())
     if not trains.empty:
         trains = trains.assign(test_accuracy_pct=100.0 * trains["test_accuracy"],

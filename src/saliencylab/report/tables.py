@@ -28,21 +28,19 @@ def _wide(frame: pd.DataFrame, statistic: str = "mean") -> pd.DataFrame:
     return wide.reset_index()
 
 
-def newest_cells(frame: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` (one row per cell, with its ``key``) keeping, of the cells that describe the
-    same model or the same (model, method), only the one that finished last.
+def newest_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``cells`` (:meth:`ResultStore.cells_frame`) that finished last among those
+    describing the same model or the same (model, method).
 
     A store keeps the cells of an earlier version of its grid (a preset whose settings changed
     gives its models new keys): read side by side, the old and the new models would be
     averaged together."""
-    if frame.empty or "key" not in frame or cells.empty:
-        return frame
-    ids = [c for c in (*ID_COLUMNS, "method", "split") if c in frame]
-    finished = cells.set_index("key")["finished"]
-    order = frame.assign(_finished=frame["key"].map(finished).fillna(0.0))
+    if cells.empty:
+        return cells
+    ids = [c for c in (*ID_COLUMNS, "method", "split") if c in cells]
+    order = cells.assign(_finished=cells["finished"].fillna(0.0))
     order = order.sort_values("_finished", kind="stable")
-    kept = order.drop_duplicates(subset=ids, keep="last").drop(columns="_finished")
-    return kept.sort_index()
+    return order.drop_duplicates(subset=ids, keep="last").drop(columns="_finished").sort_index()
 
 
 def current_results(store: ResultStore, kind: str) -> pd.DataFrame:
@@ -52,7 +50,7 @@ def current_results(store: ResultStore, kind: str) -> pd.DataFrame:
     frame = store.results_frame(kind=kind)
     if frame.empty or cells.empty:
         return frame
-    return frame[frame["key"].isin(set(newest_cells(cells, cells)["key"]))]
+    return frame[frame["key"].isin(set(newest_cells(cells)["key"]))]
 
 
 def train_table(store: ResultStore) -> pd.DataFrame:
