@@ -314,9 +314,9 @@ def _resolve_integrated_gradients(ctx, x):
     check_baseline(ctx, x)
     positive_int(ctx.params, "n_steps")
     positive_int(ctx.params, "internal_batch_size", allow_none=True)
-    if ctx.params["method"] not in _IG_RULES:
-        raise ConfigError(f"method (the integral rule) must be one of {', '.join(_IG_RULES)}, "
-                          f"got {ctx.params['method']!r}")
+    if ctx.params["rule"] not in _IG_RULES:
+        raise ConfigError(f"rule (the integral's quadrature) must be one of "
+                          f"{', '.join(_IG_RULES)}, got {ctx.params['rule']!r}")
 
 
 def _integrated_gradients(ctx, x, target, extra, rows):
@@ -326,7 +326,7 @@ def _integrated_gradients(ctx, x, target, extra, rows):
     return IntegratedGradients(ctx.forward).attribute(
         x, baselines=perturbation_baseline(ctx, x, rows), target=0,
         additional_forward_args=extra, n_steps=int(p["n_steps"]),
-        method=p["method"], internal_batch_size=p["internal_batch_size"],
+        method=p["rule"], internal_batch_size=p["internal_batch_size"],
     )
 
 
@@ -644,7 +644,7 @@ CAPTUM_METHODS: tuple[Method, ...] = (
         "baseline, "
         "[OBJ] Appendix B.2 zero baseline with 60 steps",
         needs=("baseline",),
-        defaults={"baseline": "uniform", "n_steps": 50, "method": "gausslegendre",
+        defaults={"baseline": "uniform", "n_steps": 50, "rule": "gausslegendre",
                   "internal_batch_size": None},
         sampling=True, references=("TSB", "OBJ"),
         run=_integrated_gradients, resolve=_resolve_integrated_gradients,
