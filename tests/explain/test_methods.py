@@ -428,3 +428,40 @@ def test_integrated_gradients_rule_is_captums_method(zoo, x_ts: torch.Tensor, ru
 def test_integrated_gradients_rule_is_checked(zoo, x_ts: torch.Tensor) -> None:
     with pytest.raises(ConfigError, match="rule"):
         explain(zoo.ts_model("tcn"), x_ts, 0, "integrated_gradients", rule="simpson")
+
+
+SAMPLING = [name for name, m in METHODS.items()
+            if m.sampling and "time_series" in m.applies_to
+            # draws made for the whole batch: feature_permutation shuffles across it, the random
+            # control is one U[0,1) draw of the batch's shape, GradientSHAP's baseline
+            # distribution holds 5 draws per input of the call
+            and name not in ("feature_permutation", "random", "gradient_shap")]
+# methods whose draws are per input row (the others draw per call from the seed alone)
+PER_ROW = {"integrated_gradients", "deeplift", "smoothgrad"}
+
+
+@pytest.mark.parametrize("method", SAMPLING)
+def test_sample_ids_seed_the_draws(zoo, x_ts: torch.Tensor, method: str) -> None:
+    # an input explained with sample id i gets the draws of sample i of a whole-batch call,
+    # wherever it sits in its own call
+    model = zoo.ts_model("tcn").eval()
+    params = FAST.get(method, {})
+    whole = explain(model, x_ts, 1, method, **params).attributions[[2, 0]]
+    part = explain(model, x_ts[[2, 0]], 1, method, sample_ids=torch.tensor([2, 0]),
+                   **params).attributions
+    scale = float(whole.abs().max())
+    torch.testing.assert_close(part, whole, rtol=1e-3, atol=1e-3 * scale + 1e-12)
+    if method in PER_ROW:  # without the ids, the rows take the draws of samples 0 and 1
+        moved = explain(model, x_ts[[2, 0]], 1, method, **params).attributions
+        assert float((moved - whole).abs().max()) > 0.01 * scale
+
+
+def test_sample_ids_are_checked(zoo, x_ts: torch.Tensor) -> None:
+    model = zoo.ts_model("tcn")
+    n = x_ts.shape[0]
+    with pytest.raises(ShapeError, match="sample_ids"):
+        explain(model, x_ts, 0, "smoothgrad", sample_ids=torch.arange(n + 1))
+    with pytest.raises(ConfigError, match="sample_ids"):
+        explain(model, x_ts, 0, "smoothgrad", sample_ids=torch.zeros(n))
+    with pytest.raises(ConfigError, match="non-negative"):
+        explain(model, x_ts, 0, "smoothgrad", sample_ids=-torch.ones(n, dtype=torch.long))

@@ -425,6 +425,59 @@ def test_robustness_errors():
         robustness(model, x, y, context=ctx(GRAD, batch_size=0))
 
 
+
+SMOOTH = make_explain_fn("smoothgrad", postprocess="tsb", n_samples=4, stdevs=0.3)
+
+
+def test_robustness_shared_draws_leave_only_the_input_perturbation():
+    # a sampling explainer: with its own draws per copy the map changes even when the input
+    # barely does; with the sample's draws it changes only as much as the input
+    model = SmallCNN().eval()
+    x, y = data(5)
+    own = robustness(model, x, y, context=ctx(SMOOTH), radius=1e-7)
+    shared = robustness(model, x, y, context=ctx(SMOOTH), radius=1e-7, shared_draws=True)
+    assert float(own.mean()) < -0.1
+    assert float(shared.abs().max()) < 1e-3
+    wide = robustness(model, x, y, context=ctx(SMOOTH), radius=0.2, shared_draws=True)
+    assert float(wide.mean()) < float(shared.mean())  # a real perturbation still counts
+    # a deterministic explainer does not care
+    torch.testing.assert_close(
+        robustness(model, x, y, context=ctx(GRAD), radius=0.05),
+        robustness(model, x, y, context=ctx(GRAD), radius=0.05, shared_draws=True))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_robustness_of_a_sampling_explainer_does_not_depend_on_the_chunking(shared):
+    model = SmallCNN().eval()
+    x, y = data(5)
+    whole = robustness(model, x, y, context=ctx(SMOOTH), shared_draws=shared)
+    for bs in (7, 20):
+        torch.testing.assert_close(
+            robustness(model, x, y, context=ctx(SMOOTH, batch_size=bs), shared_draws=shared),
+            whole)
+
+
+def test_robustness_shared_draws_needs_an_explain_fn_taking_sample_ids():
+    model = SmallCNN().eval()
+    x, y = data(3)
+    with pytest.raises(ConfigError, match="sample_ids"):
+        robustness(model, x, y, context=ctx(lambda m, i, t: SMOOTH(m, i, t)), shared_draws=True)
+    with pytest.raises(ConfigError, match="shared_draws"):
+        robustness(model, x, y, context=ctx(SMOOTH), shared_draws="yes")
+
+
+def test_sanity_and_sensitivity_of_a_sampling_explainer_do_not_depend_on_the_chunking():
+    model = SmallCNN().eval()
+    x, y = data(5)
+    maps = SMOOTH(model, x, y)
+    whole = sanity(model, x, y, maps, context=ctx(SMOOTH))
+    torch.testing.assert_close(sanity(model, x, y, maps, context=ctx(SMOOTH, batch_size=2)),
+                               whole)
+    whole = inter_class_sensitivity(model, x, y, maps, context=ctx(SMOOTH))
+    torch.testing.assert_close(
+        inter_class_sensitivity(model, x, y, maps, context=ctx(SMOOTH, batch_size=4)), whole)
+
+
 # --------------------------------------------------------------------------------- stability
 
 
@@ -524,3 +577,21 @@ def test_every_classification_metric_runs_through_the_registry():
         for v in values:
             assert v.shape == (6,) and v.dtype == torch.float32, name
             assert bool(torch.isfinite(v).all()), name
+
+
+def test_sensitivity_shared_draws_compare_the_classes_alone():
+    # with both maps of a sample from its draws, a class-blind sampling explainer scores -1 (the
+    # same map twice); with draws of their own the two maps differ by the explainer's noise
+    model = SmallCNN().eval()
+    x, y = data(5)
+
+    def blind(m, inputs, target, sample_ids=None):  # SmoothGrad of class 0, whatever the target
+        return SMOOTH(m, inputs, torch.zeros_like(target), sample_ids=sample_ids)
+
+    shared = inter_class_sensitivity(model, x, context=ctx(blind), shared_draws=True)
+    own = inter_class_sensitivity(model, x, context=ctx(blind))
+    torch.testing.assert_close(shared, -torch.ones(5), atol=1e-5, rtol=0)
+    assert float(own.max()) > -0.999
+    with pytest.raises(ConfigError, match="sample_ids"):
+        inter_class_sensitivity(model, x, context=ctx(lambda m, i, t: blind(m, i, t)),
+                                shared_draws=True)

@@ -121,7 +121,8 @@ def resolve_baseline(ctx: Context, spec: Any, x: Tensor, rows: Tensor) -> Tensor
         if spec == "zero":
             return torch.zeros_like(x)
         if spec == "uniform":
-            return draw_rows(ctx.seed, rows, sample, SALT_BASELINE, device=x.device).to(x.dtype)
+            return draw_rows(ctx.seed, ctx.draw_keys(rows), sample, SALT_BASELINE,
+                             device=x.device).to(x.dtype)
         raise ConfigError(f"baseline must be {_BASELINE_FORMS}, got {spec!r}")
     if isinstance(spec, int | float) and not isinstance(spec, bool):
         return torch.full_like(x, float(spec))
@@ -430,7 +431,7 @@ def _gradient_shap(ctx, x, target, extra, rows):
     n, stdev = int(p["n_samples"]), float(p["stdevs"])
     sample = tuple(x.shape[1:])
     idx, alpha, noise = [], [], []
-    for g in row_generators(ctx.seed, rows, SALT_NOISE):
+    for g in row_generators(ctx.seed, ctx.draw_keys(rows), SALT_NOISE):
         idx.append(torch.randint(dist.shape[0], (n,), generator=g))
         alpha.append(torch.rand(n, generator=g))
         noise.append(torch.randn((n, *sample), generator=g))
@@ -465,7 +466,8 @@ def _smoothgrad(ctx, x, target, extra, rows):
     p = ctx.params
     n, stdev, kind = int(p["n_samples"]), float(p["stdevs"]), p["nt_type"]
     sample = tuple(x.shape[1:])
-    noise = draw_rows(ctx.seed, rows, (n, *sample), SALT_NOISE, "normal", x.device).to(x.dtype)
+    noise = draw_rows(ctx.seed, ctx.draw_keys(rows), (n, *sample), SALT_NOISE, "normal",
+                      x.device).to(x.dtype)
     cells = ctx.valid_cells(rows, x)
     if cells is not None:  # padded steps: no noise
         noise = noise * cells[:, None].to(x.dtype)
@@ -600,7 +602,7 @@ def _feature_permutation(ctx, x, target, extra, rows):
         def perm_func(chunk: Tensor, group: Tensor) -> Tensor:
             return _permute_feature(chunk, group & cells)
 
-    with seeded_global_rng(_mix(ctx.seed, int(rows[0]), SALT_PERM), x.device):
+    with seeded_global_rng(_mix(ctx.seed, int(ctx.draw_keys(rows)[0]), SALT_PERM), x.device):
         return FeaturePermutation(ctx.forward, perm_func=perm_func).attribute(
             x, target=0, additional_forward_args=extra,
             feature_mask=feature_mask_param(ctx, x, rows=rows),

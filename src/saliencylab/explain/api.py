@@ -250,6 +250,25 @@ def _check_device(model: nn.Module, inputs: Tensor) -> None:
                           "move one of them")
 
 
+def _check_sample_ids(sample_ids: Any, n: int) -> Tensor | None:
+    """``sample_ids`` as a ``(n,)`` CPU long tensor of non-negative ids, or None."""
+    if sample_ids is None:
+        return None
+    ids = torch.as_tensor(sample_ids) if isinstance(sample_ids, Tensor | np.ndarray | list
+                                                    | tuple) else None
+    if ids is None or ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
+        got = ids.dtype if ids is not None else type(sample_ids).__name__
+        raise ConfigError(f"sample_ids must be (batch,) integers naming the sample of each "
+                          f"input, got {got}")
+    if tuple(ids.shape) != (n,):
+        raise ShapeError(f"sample_ids must have shape ({n},), one id per input, got "
+                         f"{tuple(ids.shape)}")
+    ids = ids.detach().long().cpu()
+    if n and int(ids.min()) < 0:
+        raise ConfigError(f"sample_ids must be non-negative, got {int(ids.min())}")
+    return ids
+
+
 def _check_valid(valid: Any, inputs: Tensor, modality: str) -> Tensor | None:
     """The ``(batch, time)`` bool mask of valid steps on the inputs' device, or None."""
     if valid is None:
@@ -442,6 +461,7 @@ class Setup:
     budget: int | None = None  # elements per chunk (None: saliencylab.utils.memory_budget())
     activations: int = 0  # activation elements one model input creates (its leaf modules' outputs)
     named_modules: tuple[tuple[str, nn.Module], ...] = ()  # model.named_modules(), walked once
+    draw_ids: Tensor | None = None  # the caller's sample_ids (CPU long), seeding each row's draws
 
 
 @dataclass
@@ -485,6 +505,7 @@ def prepare(method: Method, setup: Setup, params: dict[str, Any]) -> Prepared:
         output_shape=setup.output_shape, valid=setup.valid, setup=setup,
         budget=setup.budget, sample_numel=int(setup.space[0].numel()),
         activations=setup.activations, named_modules=setup.named_modules,
+        draw_ids=setup.draw_ids,
     )
     ctx.state["probe_extra"] = (*(e[:1] for e in setup.extra), setup.probe_target)
     if method.resolve is not None:
@@ -632,6 +653,7 @@ def explain(
     postprocess: Step | Sequence[Step] | None = None,
     tsr: bool | dict[str, Any] | None = None,
     memory_budget: int | None = None,
+    sample_ids: Tensor | Sequence[int] | None = None,
     **params: Any,
 ) -> Explanation:
     """Saliency maps of ``model`` for ``inputs`` and ``target`` with ``method``.
@@ -666,6 +688,11 @@ def explain(
         memory_budget: input elements one chunk may create (all steps, samples or
             perturbations of its rows); None: :func:`saliencylab.utils.memory_budget` (2**26,
             or ``$SALIENCYLAB_MEMORY_BUDGET``). Ignored where ``batch_size`` is given.
+        sample_ids: ``(B,)`` non-negative ints naming the sample each input stands for: every
+            random draw of an input (its baseline, noise, LIME / KernelSHAP samples, shuffles)
+            is seeded by ``(seed, its id)``. Default ``0 .. B-1``, so an input's draws depend
+            on its position in the call; give copies of one sample (perturbed, masked,
+            re-explained in chunks) that sample's id and they are made with its draws.
         **params: overrides of the method's defaults (see ``saliencylab methods``), plus
             ``embedding_layer`` (text) and ``reduce_embedding`` (text, default True).
 
@@ -705,6 +732,7 @@ def explain(
     if tsr is not None and not isinstance(tsr, bool | dict):
         raise ConfigError(f"tsr must be True, False, None or a dict of options, got {tsr!r}")
     valid_t = _check_valid(valid, inputs, modality)
+    draw_ids = _check_sample_ids(sample_ids, inputs.shape[0])
     _user_params(info, params)  # fail fast on a misspelt parameter
     seed = int(seed)
     inputs = inputs.detach()
@@ -733,6 +761,7 @@ def explain(
             embedding_layer=emb, valid=valid_t, output_shape=output_shape,
             probe_target=targets[0][:1], reduce_embedding=reduce_embedding,
             budget=memory_budget, activations=activations, named_modules=named,
+            draw_ids=draw_ids,
         )
         prep = prepare(info, setup, params)
         keep_dims = modality == "text" and not reduce_embedding

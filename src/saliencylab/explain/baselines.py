@@ -189,7 +189,7 @@ def _run_tsb_random(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows:
     valid = None
     if ctx.valid is not None and ctx.modality == "time_series" and base.dim() == 3:
         valid = ctx.valid[rows.to(ctx.valid.device)]
-    return permute_cells(base, ctx.seed, rows, valid)
+    return permute_cells(base, ctx.seed, ctx.draw_keys(rows), valid)
 
 
 RANDOM_METHODS: tuple[Method, ...] = (

@@ -522,7 +522,7 @@ def run_learned_mask(ctx: Context, x: Tensor, target: Tensor, extra: tuple,
     options = {k: ctx.params[k] for k in _ADAPTER_PARAMS}
     cells = ctx.valid_cells(rows, x)
     res = learn_masks(ctx.model, x, target, pool.to(x.device), seed=ctx.seed,
-                      sample_ids=rows.to(x.device), **options,
+                      sample_ids=ctx.draw_keys(rows).to(x.device), **options,
                       valid=None if cells is None else cells[..., 0])
     return res.masks.expand_as(x)
 

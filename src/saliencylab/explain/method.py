@@ -82,6 +82,12 @@ class Context:
     sample_numel: int = 1
     activations: int = 0
     named_modules: tuple[tuple[str, nn.Module], ...] = ()
+    draw_ids: Tensor | None = None  # explain(sample_ids=...) as a CPU long tensor, or None
+
+    def draw_keys(self, rows: Tensor) -> Tensor:
+        """What seeds the random draws of the chunk's rows: their index in the call, or the
+        caller's ``sample_ids`` of those rows (copies of one sample sharing its draws)."""
+        return rows if self.draw_ids is None else self.draw_ids[rows.cpu()]
 
     def valid_cells(self, rows: Tensor, x: Tensor) -> Tensor | None:
         """``(chunk, T, 1)`` bool: which time steps of the chunk's rows are valid (None when

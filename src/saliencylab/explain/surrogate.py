@@ -399,7 +399,7 @@ def run_surrogate(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: T
     mask = feature_mask_param(ctx, x, p["n_segments"])
     group, n_interp = interpretable_groups(mask, tuple(x.shape[1:]))
     base = perturbation_baseline(ctx, x, rows)
-    masks = draw_masks(method, ctx.seed, rows, n_interp, int(p["n_samples"]))
+    masks = draw_masks(method, ctx.seed, ctx.draw_keys(rows), n_interp, int(p["n_samples"]))
     similarity = (p["distance_mode"], float(p["kernel_width"])) if method == "lime" else None
     outputs, sims = _evaluate(ctx, x, target, extra, base, group, masks, similarity)
     dev = _fit_device(x)
@@ -449,7 +449,7 @@ def run_captum(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tens
     mask = feature_mask_param(ctx, x, p["n_segments"])
     base = perturbation_baseline(ctx, x, rows)
     out = []
-    for i, r in enumerate(rows.tolist()):
+    for i, r in enumerate(ctx.draw_keys(rows).tolist()):
         with seeded_global_rng(_mix(ctx.seed, r, salt), x.device), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             out.append(explainer.attribute(

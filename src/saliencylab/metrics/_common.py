@@ -8,6 +8,7 @@ another class, a perturbed input) get them from ``context.explain_fn(model, inpu
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -49,9 +50,10 @@ def make_explain_fn(
         torch.Size([3, 4, 3])
     """
 
-    def explain_fn(model: nn.Module, inputs: Tensor, target: Tensor | int) -> Tensor:
+    def explain_fn(model: nn.Module, inputs: Tensor, target: Tensor | int,
+                   sample_ids: Tensor | None = None) -> Tensor:
         return explain(model, inputs, target, method, seed=seed, postprocess=postprocess,
-                       **params).attributions
+                       sample_ids=sample_ids, **params).attributions
 
     explain_fn.__name__ = f"explain_{method}"
     return explain_fn
@@ -326,18 +328,50 @@ def reference_maps(
     return x, y, attributions.detach().to(x.device), valid
 
 
+def takes_sample_ids(explain_fn: ExplainFn) -> bool:
+    """Whether ``explain_fn`` accepts ``sample_ids=`` (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(explain_fn).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature
+        return False
+    return any(p.name == "sample_ids" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def check_shared_draws(shared_draws: Any, explain_fn: ExplainFn, metric: str) -> None:
+    """``ConfigError`` unless ``shared_draws`` is a bool, and when True, ``explain_fn`` takes
+    the ``sample_ids`` that make a sample's maps with its draws."""
+    check_flag(shared_draws, "shared_draws")
+    if shared_draws and not takes_sample_ids(explain_fn):
+        raise ConfigError(f"{metric}(shared_draws=True) needs an explain_fn(model, inputs, "
+                          "target, sample_ids=None) that seeds its draws by sample_ids; build "
+                          "one with saliencylab.metrics.make_explain_fn(method, ...)")
+
+
+def call_explain(explain_fn: ExplainFn, model: nn.Module, x: Tensor, target: Tensor,
+                 sample_ids: Tensor | None, where: str) -> Tensor:
+    """One checked ``explain_fn`` call, with ``sample_ids`` when it takes them (else its draws
+    follow the inputs' positions in the call)."""
+    if sample_ids is not None and takes_sample_ids(explain_fn):
+        maps = explain_fn(model, x, target, sample_ids=sample_ids)
+    else:
+        maps = explain_fn(model, x, target)
+    return check_map(maps, tuple(x.shape), where)
+
+
 def explain_chunked(
     explain_fn: ExplainFn, model: nn.Module, x: Tensor, target: Tensor,
-    batch_size: int | None, where: str,
+    batch_size: int | None, where: str, sample_ids: Tensor | None = None,
 ) -> Tensor:
     """``explain_fn`` over ``x`` in chunks of at most ``batch_size`` rows; None: as many rows
     as the memory budget allows (:func:`explain_rows`), usually all of them in one call, so an
-    expensive explainer pays its per-call cost once."""
+    expensive explainer pays its per-call cost once. Each input is explained with the draws of
+    its ``sample_ids`` entry (default: its row in ``x``), so the chunking changes nothing."""
     if x.shape[0] == 0:
         return torch.empty_like(x)
+    ids = torch.arange(x.shape[0]) if sample_ids is None else sample_ids
     out = []
     for sl in chunks(x.shape[0], explain_rows(x[0].numel(), batch_size)):
-        out.append(check_map(explain_fn(model, x[sl], target[sl]), tuple(x[sl].shape), where))
+        out.append(call_explain(explain_fn, model, x[sl], target[sl], ids[sl], where))
     return torch.cat(out)
 
 

@@ -56,7 +56,10 @@ __all__ = [
 ]
 
 #: ``explain_fn(model, inputs, target) -> attributions`` with ``target`` an int or a
-#: ``(batch,)`` tensor; attributions have the inputs' shape.
+#: ``(batch,)`` tensor; attributions have the inputs' shape. One that also takes
+#: ``sample_ids=`` (as :func:`saliencylab.metrics.make_explain_fn`'s does) gets the sample each
+#: input stands for, so a sampling method's draws follow the sample, not the input's position
+#: in the call.
 ExplainFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
 
 #: ``background(n, generator) -> Tensor (n, *sample_shape)``: fresh uninformative draws of the

@@ -21,6 +21,17 @@ sample order, whatever the chunking, so the scores depend on the seed only (not 
 ``batch_size``), and equal those of the former fixed 256-row chunks. Series ``(N, T, F)`` and
 images ``(N, C, H, W)`` alike.
 
+A sampling explainer (a random baseline, SmoothGrad's noise, LIME's samples) changes its map
+by its own draws too. By default every perturbed copy is explained with draws of its own
+(numbered as if all ``N · n_perturbations`` copies went to ``explain_fn`` in one call, whatever
+the chunking), so that randomness counts toward the sensitivity, as [OBJ] §4.2 reads it ("the
+additive noise of SmoothGrads may compound"). ``shared_draws=True`` explains every copy with
+its sample's draws, those of ``M(X)``: only the input perturbation moves the map, and the score
+goes to 0 as ``r`` does (Quantus's MaxSensitivity sees this when its explainer seeds by
+position and the batch holds every sample). Both need an ``explain_fn`` taking ``sample_ids``
+(:func:`saliencylab.metrics.make_explain_fn`'s does; any other gets position-based draws and
+``shared_draws=True`` refuses it).
+
 Ragged series (``context.valid``): only valid steps are perturbed (``ε = 0`` on padding, also
 after a custom ``perturb_fn``) and the norms are over the valid cells.
 
@@ -49,6 +60,7 @@ from saliencylab.errors import ConfigError, ShapeError, check_nonfinite
 from saliencylab.metrics._common import (
     check_flag,
     check_number,
+    check_shared_draws,
     explain_chunked,
     explain_rows,
     reexplain_setup,
@@ -127,10 +139,12 @@ def _call_perturb(fn: PerturbFn, inputs: Tensor, radius: float) -> Tensor:
 
 
 def check_robustness_options(*, radius: Any = 0.05, n_perturbations: Any = 10,
-                             relative: Any = False, perturb_fn: Any = None) -> None:
+                             relative: Any = False, perturb_fn: Any = None,
+                             shared_draws: Any = False) -> None:
     """``ConfigError`` for a :func:`robustness` option out of its range."""
     check_number(radius, "radius", 0, math.inf)
     check_flag(relative, "relative")
+    check_flag(shared_draws, "shared_draws")
     if isinstance(n_perturbations, bool) or not isinstance(n_perturbations, int) or \
             n_perturbations < 1:
         raise ConfigError(f"n_perturbations must be a positive int, got {n_perturbations!r}")
@@ -150,6 +164,7 @@ def robustness(
     n_perturbations: int = 10,
     relative: bool = False,
     perturb_fn: PerturbFn | None = None,
+    shared_draws: bool = False,
 ) -> Tensor:
     """Robustness per sample ``(N,)``: ``-max_k ‖M(X) - M(X + ε_k)‖_F`` ([OBJ] §3.4
     max-sensitivity).
@@ -167,13 +182,17 @@ def robustness(
         relative: divide by ``‖M(X)‖_F`` (Captum >= 0.6 ``sensitivity_max``); default False.
         perturb_fn: replaces the uniform noise: ``perturb_fn(inputs, radius) -> perturbed``
             on each chunk's repeated inputs (the same contract as Captum's ``perturb_func``).
+        shared_draws: explain each perturbed copy with its sample's random draws (those of
+            ``M(X)``) instead of draws of its own; see the module doc. Needs an ``explain_fn``
+            taking ``sample_ids``.
 
     Returns:
         ``(N,)`` float tensor on the CPU, ``<= 0``; higher is better.
     """
     context, explain_fn, batch_size = reexplain_setup(context, x, y, attributions, "robustness")
     check_robustness_options(radius=radius, n_perturbations=n_perturbations, relative=relative,
-                             perturb_fn=perturb_fn)
+                             perturb_fn=perturb_fn, shared_draws=shared_draws)
+    check_shared_draws(shared_draws, explain_fn, "robustness")
     gen = resolve_generator(context.generator)
     x, y, ref, valid = reference_maps(explain_fn, model, x, y, attributions, context, batch_size,
                                       "unperturbed")
@@ -186,11 +205,14 @@ def robustness(
         xs = x[sl].repeat_interleave(k, dim=0)
         ts = y[sl].repeat_interleave(k, dim=0)
         xp = noise.take(xs) if noise is not None else _call_perturb(perturb_fn, xs, radius)
+        samples = torch.arange(sl.start, sl.stop).repeat_interleave(k)
+        # each copy's draws: its sample's (shared) or its own, numbered i * k + j in one call
+        ids = samples if shared_draws else samples * k + torch.arange(k).repeat(sl.stop - sl.start)
         base = ref[sl].repeat_interleave(k, dim=0)
         if keep is not None:  # padding stays as it is, and its maps do not count
             ks = keep[sl].repeat_interleave(k, dim=0)
             xp = torch.where(ks, xp, xs)
-        maps = explain_chunked(explain_fn, model, xp, ts, batch_size, "perturbed inputs")
+        maps = explain_chunked(explain_fn, model, xp, ts, batch_size, "perturbed inputs", ids)
         delta = base - maps
         if keep is not None:
             delta = torch.where(ks, delta, torch.zeros((), dtype=delta.dtype,

@@ -36,7 +36,8 @@ from torch import Tensor, nn
 
 from saliencylab.errors import NotApplicableError
 from saliencylab.metrics._common import (
-    check_map,
+    call_explain,
+    check_shared_draws,
     explain_rows,
     on_model_device,
     probabilities,
@@ -70,6 +71,7 @@ def inter_class_sensitivity(
     attributions: Tensor | None = None,
     *,
     context: MetricContext | None = None,
+    shared_draws: bool = False,
 ) -> Tensor:
     """Inter-class sensitivity per sample ``(N,)``: ``-cos(M_max, M_min)`` ([OBJ] §3.3).
 
@@ -83,12 +85,17 @@ def inter_class_sensitivity(
             evaluated; ``batch_size`` (inputs per ``explain_fn`` call, two per sample; default:
             sized by the memory budget); ``valid`` (ragged series: the cosine is over the valid
             steps). Deterministic given ``explain_fn``.
+        shared_draws: make both maps of a sample with its random draws (a sampling
+            explainer's baseline, noise or samples), so only the class differs between them;
+            by default each map has draws of its own, numbered as if all maps were made in one
+            call. Needs an ``explain_fn`` taking ``sample_ids`` (``make_explain_fn``'s does).
 
     Returns:
         ``(N,)`` float tensor on the CPU, in [-1, 1]; higher is better.
     """
     context, explain_fn, batch_size = reexplain_setup(context, x, y, attributions,
                                                       "inter_class_sensitivity")
+    check_shared_draws(shared_draws, explain_fn, "inter_class_sensitivity")
     x, y, valid = on_model_device(model, x, y, context)
     p = probabilities(model, x, batch_size)
     if p.shape[1] < 2:
@@ -101,12 +108,19 @@ def inter_class_sensitivity(
     else:
         given, reuse = None, torch.zeros_like(hi, dtype=torch.bool)
     per_call = explain_rows(x[0].numel(), batch_size, copies=2)
+    # A sampling explainer's draws are numbered as if every map were made in one call (the
+    # most likely class's maps still needed, then every least likely one), whatever the chunks.
+    need_all = (~reuse).cpu()
+    rank, n_need = need_all.long().cumsum(0) - 1, int(need_all.sum())
     out = []
     for sl in chunks(x.shape[0], per_call):
         xs, need = x[sl], ~reuse[sl]
         inputs = torch.cat([xs[need], xs])
-        maps = check_map(explain_fn(model, inputs, torch.cat([hi[sl][need], lo[sl]])),
-                         tuple(inputs.shape), "most and least likely class")
+        samples = torch.arange(sl.start, sl.stop)
+        ids = (torch.cat([samples[need_all[sl]], samples]) if shared_draws else
+               torch.cat([rank[sl][need_all[sl]], n_need + samples]))
+        maps = call_explain(explain_fn, model, inputs, torch.cat([hi[sl][need], lo[sl]]), ids,
+                            "most and least likely class")
         k = int(need.sum())
         m_lo = maps[k:]
         m_hi = maps[:k] if given is None else given[sl].clone()
