@@ -42,6 +42,8 @@ BAD_OPTIONS = [
     ("robustness", {"radius": -0.1}, r"radius must be a finite number in \[0, inf\), got -0.1"),
     ("robustness", {"radius": float("nan")}, r"radius must be a finite number"),
     ("robustness", {"n_perturbations": 0}, r"n_perturbations must be a positive int, got 0"),
+    ("robustness", {"shared_draws": "yes"}, r"shared_draws must be True or False"),
+    ("inter_class_sensitivity", {"shared_draws": 1}, r"shared_draws must be True or False"),
     ("stability", {"window": 0}, r"window must be a positive int or None, got 0"),
     ("groundtruth", {"fractions": [0.5, 1.5]}, r"fractions must lie in \[0, 1\]"),
     ("groundtruth", {"stop_at_zero": "yes"}, r"stop_at_zero must be True, False or None"),

@@ -19,7 +19,9 @@ all), ``context.batch_size`` (inputs per call) overrides it. Given attributions 
 which halves the work for correctly classified samples.
 
 Example:
-    >>> import torch
+    >>> from typing import Any
+
+import torch
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 3))
     >>> from saliencylab.metrics import MetricContext
     >>> same = lambda model, inputs, target: inputs.abs()          # ignores the class
@@ -31,12 +33,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from saliencylab.errors import NotApplicableError
 from saliencylab.metrics._common import (
     call_explain,
+    check_flag,
     check_shared_draws,
     explain_rows,
     on_model_device,
@@ -133,9 +138,14 @@ def inter_class_sensitivity(
     return torch.cat(out).float().cpu()
 
 
+def check_sensitivity_options(*, shared_draws: Any = False) -> None:
+    """``ConfigError`` for an :func:`inter_class_sensitivity` option out of its range."""
+    check_flag(shared_draws, "shared_draws")
+
+
 register_metric(Metric(
     "inter_class_sensitivity", inter_class_sensitivity, "sensitivity", True,
     "-cosine similarity of the maps for the most and the least likely class",
     references=("OBJ §3.3",), needs=frozenset({"explain_fn"}),
-    modalities=("time_series", "image"),
+    modalities=("time_series", "image"), check_options=check_sensitivity_options,
 ))
