@@ -337,10 +337,9 @@ def takes_sample_ids(explain_fn: ExplainFn) -> bool:
     return any(p.name == "sample_ids" or p.kind is p.VAR_KEYWORD for p in params)
 
 
-def check_shared_draws(shared_draws: Any, explain_fn: ExplainFn, metric: str) -> None:
-    """``ConfigError`` unless ``shared_draws`` is a bool, and when True, ``explain_fn`` takes
-    the ``sample_ids`` that make a sample's maps with its draws."""
-    check_flag(shared_draws, "shared_draws")
+def check_shared_draws(shared_draws: bool, explain_fn: ExplainFn, metric: str) -> None:
+    """``ConfigError`` when ``shared_draws`` is asked for and ``explain_fn`` does not take the
+    ``sample_ids`` that make a sample's maps with its draws."""
     if shared_draws and not takes_sample_ids(explain_fn):
         raise ConfigError(f"{metric}(shared_draws=True) needs an explain_fn(model, inputs, "
                           "target, sample_ids=None) that seeds its draws by sample_ids; build "

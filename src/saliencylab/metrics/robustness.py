@@ -205,9 +205,10 @@ def robustness(
         xs = x[sl].repeat_interleave(k, dim=0)
         ts = y[sl].repeat_interleave(k, dim=0)
         xp = noise.take(xs) if noise is not None else _call_perturb(perturb_fn, xs, radius)
-        samples = torch.arange(sl.start, sl.stop).repeat_interleave(k)
-        # each copy's draws: its sample's (shared) or its own, numbered i * k + j in one call
-        ids = samples if shared_draws else samples * k + torch.arange(k).repeat(sl.stop - sl.start)
+        # each copy's draws: its sample's (shared) or its own, copy j of sample i being
+        # i * k + j, its row had all copies gone to explain_fn in one call
+        ids = (torch.arange(sl.start, sl.stop).repeat_interleave(k) if shared_draws
+               else torch.arange(sl.start * k, sl.stop * k))
         base = ref[sl].repeat_interleave(k, dim=0)
         if keep is not None:  # padding stays as it is, and its maps do not count
             ks = keep[sl].repeat_interleave(k, dim=0)

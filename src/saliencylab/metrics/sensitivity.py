@@ -19,9 +19,7 @@ all), ``context.batch_size`` (inputs per call) overrides it. Given attributions 
 which halves the work for correctly classified samples.
 
 Example:
-    >>> from typing import Any
-
-import torch
+    >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 3))
     >>> from saliencylab.metrics import MetricContext
     >>> same = lambda model, inputs, target: inputs.abs()          # ignores the class
@@ -100,6 +98,7 @@ def inter_class_sensitivity(
     """
     context, explain_fn, batch_size = reexplain_setup(context, x, y, attributions,
                                                       "inter_class_sensitivity")
+    check_sensitivity_options(shared_draws=shared_draws)
     check_shared_draws(shared_draws, explain_fn, "inter_class_sensitivity")
     x, y, valid = on_model_device(model, x, y, context)
     p = probabilities(model, x, batch_size)
