@@ -334,13 +334,19 @@ def _integrated_gradients(ctx, x, target, extra, rows):
 _DEEPLIFT_REUSE = "used more than once"
 
 
+# Captum's notes on inputs without requires_grad (it sets it) and on the hooks it places.
+_GRAD_NOTE = "did not already require gradients"
+_HOOKS_NOTE = "hooks and attributes"
+
+
 @contextlib.contextmanager
 def _deeplift_errors(model: nn.Module) -> Iterator[None]:
     # Captum's DeepLift cannot handle a module object called twice in one forward pass. Its
-    # notice that it sets hooks on the nonlinearities (and removes them) is no news to a user.
+    # notices that it sets hooks on the nonlinearities (and removes them) and requires_grad on
+    # our detached inputs are no news to a user.
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*hooks and attributes.*")
+            warnings.filterwarnings("ignore", message=f".*({_HOOKS_NOTE}|{_GRAD_NOTE}).*")
             yield
     except (RuntimeError, AssertionError) as exc:
         if _DEEPLIFT_REUSE in str(exc):
@@ -490,7 +496,7 @@ def guided_backprop(ctx: Context, x: Tensor, extra: tuple) -> Tensor:
     from captum.attr import GuidedBackprop
 
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*backward hooks.*")
+        warnings.filterwarnings("ignore", message=f".*(backward hooks|{_GRAD_NOTE}).*")
         return GuidedBackprop(ctx.forward).attribute(x, target=0, additional_forward_args=extra)
 
 

@@ -57,7 +57,7 @@ from saliencylab.explain.postprocess import Step, expand_steps
 from saliencylab.explain.postprocess import postprocess as apply_postprocess
 from saliencylab.explain.registry import COMMON_PARAMS, get_method, register_method
 from saliencylab.explain.selection import SelectedOutput, TargetLike, resolve_targets
-from saliencylab.utils import chunks, eval_mode, model_device, rows_per_chunk
+from saliencylab.utils import chunks, eval_mode, rows_per_chunk
 from saliencylab.utils import memory_budget as resolve_budget
 
 __all__ = [
@@ -190,6 +190,25 @@ def _model_float_dtype(model: nn.Module) -> torch.dtype | None:
     return None
 
 
+def _first_tensors(named: tuple[tuple[str, nn.Module], ...]
+                   ) -> tuple[Tensor | None, torch.dtype | None]:
+    """The model's first parameter (else buffer), whose device is the model's, and the dtype of
+    its first floating one (else buffer), read from ``named`` (``model.named_modules()``,
+    already walked): what ``model.parameters()`` would yield first, without a walk of its own
+    (each costs as much as the rest of a cheap method's set-up)."""
+    first: Tensor | None = None
+    for kind in ("_parameters", "_buffers"):  # parameters first, as model_device and
+        for _, module in named:               # _model_float_dtype look
+            for t in getattr(module, kind).values():
+                if t is None:
+                    continue
+                if first is None:
+                    first = t
+                if t.is_floating_point():
+                    return first, t.dtype
+    return first, None
+
+
 def match_model_dtype(model: nn.Module, x: Tensor, what: str = "inputs",
                       stacklevel: int = 3) -> Tensor:
     """``x`` cast to the floating dtype of the model's parameters, with a one-line warning
@@ -211,8 +230,13 @@ def match_model_dtype(model: nn.Module, x: Tensor, what: str = "inputs",
     """
     if not isinstance(x, Tensor) or not x.is_floating_point():
         return x
-    dtype = _model_float_dtype(model)
-    if dtype is None or dtype == x.dtype:
+    return _cast_to(x, _model_float_dtype(model), what, stacklevel + 1)
+
+
+def _cast_to(x: Tensor, dtype: torch.dtype | None, what: str, stacklevel: int) -> Tensor:
+    """``x`` (floating) cast to the model's float ``dtype``, with the note of
+    :func:`match_model_dtype` when that changes it."""
+    if dtype is None or dtype == x.dtype or not x.is_floating_point():
         return x
     warnings.warn(
         f"casting the {str(x.dtype).removeprefix('torch.')} {what} to "
@@ -241,13 +265,11 @@ def _nonfinite_hint(model: nn.Module, default: str) -> str:
     return nonfinite_parameters(model) or default
 
 
-def _check_device(model: nn.Module, inputs: Tensor) -> None:
-    if next(iter(model.parameters()), None) is None and next(iter(model.buffers()), None) is None:
-        return
-    device = model_device(model)
-    if device != inputs.device:
-        raise ConfigError(f"the model is on {device} but the inputs are on {inputs.device}; "
-                          "move one of them")
+def _check_device(first: Tensor | None, inputs: Tensor) -> None:
+    """``first``: the model's first parameter or buffer (None: a model without either)."""
+    if first is not None and first.device != inputs.device:
+        raise ConfigError(f"the model is on {first.device} but the inputs are on "
+                          f"{inputs.device}; move one of them")
 
 
 def _check_sample_ids(sample_ids: Any, n: int) -> Tensor | None:
@@ -569,9 +591,9 @@ def run_prepared(
     else:
         full = (*extra, target)
         out = []
-        with warnings.catch_warnings():
-            # Captum notes that it set requires_grad on our (detached) inputs: expected.
-            warnings.filterwarnings("ignore", message=".*did not already require gradients.*")
+        if prep.chunk_rows is None or prep.chunk_rows >= n:  # one chunk: no slicing
+            out.append(method.run(ctx, space, target, full, rows).detach())
+        else:
             for sl in chunks(n, prep.chunk_rows):
                 attr = method.run(ctx, space[sl], target[sl], tuple(e[sl] for e in full),
                                   rows[sl])
@@ -718,8 +740,10 @@ def explain(
         raise ShapeError(f"inputs must hold at least one sample, got shape {tuple(inputs.shape)}")
     check_nonfinite(inputs, "the inputs", "impute or drop the samples with missing values first")
     check_model_layout(model, inputs, modality)
-    _check_device(model, inputs)
-    inputs = match_model_dtype(model, inputs)
+    named = tuple(model.named_modules())
+    first, dtype = _first_tensors(named)
+    _check_device(first, inputs)
+    inputs = _cast_to(inputs, dtype, "inputs", stacklevel=3)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(f"batch_size must be a positive int or None, got {batch_size!r}")
     if memory_budget is not None:
@@ -737,7 +761,6 @@ def explain(
     seed = int(seed)
     inputs = inputs.detach()
 
-    named = tuple(model.named_modules())
     with _eval_mode(model, named):
         emb = None
         if modality == "text":

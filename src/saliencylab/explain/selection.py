@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from saliencylab.errors import ConfigError, ShapeError
+from saliencylab.errors import ConfigError, ShapeError, all_finite
 
 __all__ = ["SKIP", "SelectedOutput", "TargetLike", "resolve_targets", "select_output",
            "target_kind"]
@@ -147,8 +147,9 @@ def _one_target(t: Any, n: int, output_shape: tuple[int, ...], device: torch.dev
             raise ConfigError(f"a per-step target must hold class indices in [0, {n_classes}) "
                               f"or {SKIP} (step left out); got {index[bad][0].item()}")
         return index.to(device)
-    bad = (index < 0) | (index >= n_classes)
-    if bad.any():
+    lo, hi = torch.aminmax(index)  # one reduction: cheaper than a mask and any() per call
+    if int(lo) < 0 or int(hi) >= n_classes:
+        bad = (index < 0) | (index >= n_classes)
         raise ConfigError(f"target must be a class index in [0, {n_classes}) (the model returns "
                           f"{n_classes} logits); got {index[bad][0].item()}")
     if rank == 2:  # one class at every step
@@ -202,30 +203,33 @@ class SelectedOutput(nn.Module):
     """``forward(x, *extra, target) -> (batch, 1)``: ``model(x, *extra)`` reduced by
     :func:`select_output` to the explained scalar of every row.
 
-    It counts the explained outputs it returned and how many of them were NaN or inf (on the
-    outputs' device, without a synchronisation per call); :meth:`take_counts` reads and resets
-    the counts, so :func:`saliencylab.explain.explain` can refuse maps made from non-finite
-    outputs.
+    It keeps the explained outputs it returned (detached: one value per row and pass) so that
+    :meth:`take_counts` can tell how many were NaN or inf, and
+    :func:`saliencylab.explain.explain` can refuse maps made from non-finite outputs. The count
+    runs once per run, not once per forward pass (on the outputs' device, no synchronisation
+    per pass).
     """
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
-        self._nonfinite: Tensor | None = None
-        self._outputs = 0
+        self._seen: list[Tensor] = []
 
     def forward(self, x: Tensor, *extra: Tensor) -> Tensor:
         *args, target = extra
         out = select_output(self.model(x, *args), target)[:, None]
-        bad = (~torch.isfinite(out.detach())).sum()
-        self._nonfinite = bad if self._nonfinite is None else self._nonfinite + bad.to(
-            self._nonfinite.device)
-        self._outputs += out.numel()
+        self._seen.append(out.detach())
         return out
 
     def take_counts(self) -> tuple[int, int]:
         """``(non-finite outputs, outputs)`` since the last call; resets both."""
-        bad = 0 if self._nonfinite is None else int(self._nonfinite)
-        total, self._nonfinite, self._outputs = self._outputs, None, 0
-        return bad, total
+        seen, self._seen = self._seen, []
+        if not seen:
+            return 0, 0
+        if len({t.device for t in seen}) > 1:
+            seen = [t.to(seen[0].device) for t in seen]
+        values = seen[0] if len(seen) == 1 else torch.cat(seen)
+        if all_finite(values):
+            return 0, values.numel()
+        return int((~torch.isfinite(values)).sum()), values.numel()
 
