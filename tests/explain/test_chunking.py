@@ -55,6 +55,8 @@ def test_a_bad_budget_is_refused():
         explain(_net(), torch.rand(2, 6, 3), 0, "gradient", memory_budget=0)
 
 
+# The reference calls Captum directly, which notes that it set requires_grad on the inputs.
+@pytest.mark.filterwarnings("ignore:.*did not already require gradients")
 @pytest.mark.parametrize("abs_", [True, False])
 def test_fast_gradient_equals_captum(abs_):
     net, x = _net(), torch.randn(6, 6, 3)

@@ -275,6 +275,36 @@ def test_layer_gradcam_equals_captum(zoo, x_ts: torch.Tensor, x_img: torch.Tenso
         assert ours.abs().sum() > 0
 
 
+@pytest.mark.filterwarnings("ignore:.*(backward hooks|did not already require gradients)")
+def test_guided_backprop_equals_captum(zoo, x_ts: torch.Tensor, x_img: torch.Tensor) -> None:
+    # Our one-gradient Guided Backprop is Captum's GuidedBackprop map, on the registry models and
+    # on a net whose one in-place ReLU module runs twice; and it is not the plain gradient.
+    from captum.attr import GuidedBackprop
+
+    from saliencylab.utils import eval_mode
+
+    class TwiceInPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(F, 8), nn.Linear(8, 8)
+            self.relu, self.head = nn.ReLU(inplace=True), nn.Linear(8 * T, C)
+
+        def forward(self, x):
+            return self.head(self.relu(self.b(self.relu(self.a(x)))).flatten(1))
+
+    torch.manual_seed(0)
+    cases = [(zoo.ts_model("tcn"), x_ts), (zoo.image_model(), x_img), (TwiceInPlace(), x_ts)]
+    for model, x in cases:
+        target = torch.arange(x.shape[0]) % C
+        ours = explain(model, x, target, "guided_backprop").attributions
+        plain = explain(model, x, target, "gradient").attributions
+        with eval_mode(model):  # as explain runs it
+            theirs = GuidedBackprop(model).attribute(x, target=target).detach()
+        torch.testing.assert_close(ours, theirs)
+        assert ours.abs().sum() > 0 and not torch.allclose(ours, plain)
+        assert not any(m._forward_hooks for m in model.modules())  # hooks removed
+
+
 def test_guided_gradcam_is_the_product(zoo, x_img: torch.Tensor) -> None:
     model = zoo.image_model()
     gb = explain(model, x_img, 1, "guided_backprop").attributions
