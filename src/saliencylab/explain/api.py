@@ -180,16 +180,6 @@ layout of the tcn model, (batch, time, features) = (B, T, 3): it takes 3-D time 
                      f"{name} model, {detail}, got {inputs.dim()}-D inputs{read_as}")
 
 
-def _model_float_dtype(model: nn.Module) -> torch.dtype | None:
-    for t in model.parameters():  # lazily: the first float parameter decides
-        if t.is_floating_point():
-            return t.dtype
-    for t in model.buffers():
-        if t.is_floating_point():
-            return t.dtype
-    return None
-
-
 def _first_tensors(named: tuple[tuple[str, nn.Module], ...]
                    ) -> tuple[Tensor | None, torch.dtype | None]:
     """The model's first parameter (else buffer), whose device is the model's, and the dtype of
@@ -197,8 +187,8 @@ def _first_tensors(named: tuple[tuple[str, nn.Module], ...]
     already walked): what ``model.parameters()`` would yield first, without a walk of its own
     (each costs as much as the rest of a cheap method's set-up)."""
     first: Tensor | None = None
-    for kind in ("_parameters", "_buffers"):  # parameters first, as model_device and
-        for _, module in named:               # _model_float_dtype look
+    for kind in ("_parameters", "_buffers"):  # parameters first, as model_device looks
+        for _, module in named:
             for t in getattr(module, kind).values():
                 if t is None:
                     continue
@@ -228,14 +218,14 @@ def match_model_dtype(model: nn.Module, x: Tensor, what: str = "inputs",
         >>> out.dtype, str(caught[0].message).split(";")[0]
         (torch.float32, 'casting the float64 inputs to float32, the dtype of the model')
     """
-    if not isinstance(x, Tensor) or not x.is_floating_point():
+    if not isinstance(x, Tensor):
         return x
-    return _cast_to(x, _model_float_dtype(model), what, stacklevel + 1)
+    return _cast_to(x, _first_tensors(tuple(model.named_modules()))[1], what, stacklevel + 1)
 
 
 def _cast_to(x: Tensor, dtype: torch.dtype | None, what: str, stacklevel: int) -> Tensor:
-    """``x`` (floating) cast to the model's float ``dtype``, with the note of
-    :func:`match_model_dtype` when that changes it."""
+    """``x`` cast to the model's float ``dtype`` (None: it has none), with the note of
+    :func:`match_model_dtype` when that changes it; non-floating ``x`` (token ids) unchanged."""
     if dtype is None or dtype == x.dtype or not x.is_floating_point():
         return x
     warnings.warn(
