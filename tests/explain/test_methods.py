@@ -275,6 +275,18 @@ def test_layer_gradcam_equals_captum(zoo, x_ts: torch.Tensor, x_img: torch.Tenso
         assert ours.abs().sum() > 0
 
 
+class _TwiceInPlace(nn.Module):
+    """One in-place ReLU module called twice per forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(F, 8), nn.Linear(8, 8)
+        self.relu, self.head = nn.ReLU(inplace=True), nn.Linear(8 * T, C)
+
+    def forward(self, x):
+        return self.head(self.relu(self.b(self.relu(self.a(x)))).flatten(1))
+
+
 @pytest.mark.filterwarnings("ignore:.*(backward hooks|did not already require gradients)")
 def test_guided_backprop_equals_captum(zoo, x_ts: torch.Tensor, x_img: torch.Tensor) -> None:
     # Our one-gradient Guided Backprop is Captum's GuidedBackprop map, on the registry models and
@@ -283,17 +295,8 @@ def test_guided_backprop_equals_captum(zoo, x_ts: torch.Tensor, x_img: torch.Ten
 
     from saliencylab.utils import eval_mode
 
-    class TwiceInPlace(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a, self.b = nn.Linear(F, 8), nn.Linear(8, 8)
-            self.relu, self.head = nn.ReLU(inplace=True), nn.Linear(8 * T, C)
-
-        def forward(self, x):
-            return self.head(self.relu(self.b(self.relu(self.a(x)))).flatten(1))
-
     torch.manual_seed(0)
-    cases = [(zoo.ts_model("tcn"), x_ts), (zoo.image_model(), x_img), (TwiceInPlace(), x_ts)]
+    cases = [(zoo.ts_model("tcn"), x_ts), (zoo.image_model(), x_img), (_TwiceInPlace(), x_ts)]
     for model, x in cases:
         target = torch.arange(x.shape[0]) % C
         ours = explain(model, x, target, "guided_backprop").attributions
@@ -303,6 +306,129 @@ def test_guided_backprop_equals_captum(zoo, x_ts: torch.Tensor, x_img: torch.Ten
         torch.testing.assert_close(ours, theirs)
         assert ours.abs().sum() > 0 and not torch.allclose(ours, plain)
         assert not any(m._forward_hooks for m in model.modules())  # hooks removed
+
+
+class _EveryRule(nn.Module):
+    """One of each nonlinearity DeepLIFT has a rule for, an in-place ReLU and a max pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(F, 8, 3, padding=1)
+        self.acts = nn.Sequential(nn.ReLU(inplace=True), nn.Linear(T, T), nn.ELU(),
+                                  nn.Linear(T, T), nn.LeakyReLU(0.1), nn.Linear(T, T),
+                                  nn.Tanh(), nn.Linear(T, T), nn.Softplus(),
+                                  nn.Linear(T, T), nn.Sigmoid())
+        self.pool = nn.MaxPool1d(2)
+        self.head = nn.Linear(8 * (T // 2), C)
+        self.softmax = nn.Softmax(dim=1)
+
+    def forward(self, x):
+        h = self.pool(self.acts(self.conv(x.transpose(1, 2))))
+        return self.softmax(self.head(h.flatten(1)))
+
+
+def _assert_same_map(ours: torch.Tensor, theirs: torch.Tensor) -> None:
+    scale = theirs.abs().max()  # the maps of a softmax output are ~1e-4: compare relative
+    assert scale > 0
+    torch.testing.assert_close(ours / scale, theirs / scale)
+
+
+def _explained_delta(model: nn.Module, x: torch.Tensor, base: torch.Tensor,
+                     target: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        rows = torch.arange(x.shape[0])
+        return model(x)[rows, target] - model(base)[rows, target]
+
+
+@pytest.mark.filterwarnings("ignore:.*(hooks and attributes|did not already require gradients)")
+def test_deeplift_rules(zoo, x_ts: torch.Tensor, x_img: torch.Tensor) -> None:
+    # rules="captum" is Captum's DeepLift map (and DeepLiftShap's for deeplift_shap) on the
+    # registry models and on a net with every rule Captum has, softmax included. The default
+    # composes the rules, so its maps sum to f(x) - f(baseline) exactly; Captum's lose the max
+    # pool's rule after a ReLU (TCN, CNN) and miss that sum there.
+    from captum.attr import DeepLift, DeepLiftShap
+
+    from saliencylab.utils import eval_mode
+
+    torch.manual_seed(0)
+    # "complete": every nonlinearity a hooked module and a max pool right after a ReLU;
+    # "same": no rule right after another (the LSTM's and the transformer's attention
+    # nonlinearities are functional, unhooked by both); the softmax net is neither.
+    cases = [(zoo.ts_model("tcn"), x_ts, "complete"), (zoo.image_model(), x_img, "complete"),
+             (zoo.ts_model("lstm"), x_ts, "same"), (zoo.ts_model("transformer"), x_ts, "same"),
+             (_EveryRule(), x_ts, None)]
+    g = torch.Generator().manual_seed(3)
+    for model, x, kind in cases:
+        target = torch.arange(x.shape[0]) % C
+        base = torch.rand(x.shape, generator=g)
+        dist = torch.rand((3, *x.shape[1:]), generator=g)
+        ours = explain(model, x, target, "deeplift", baseline=base, rules="captum")
+        ours_shap = explain(model, x, target, "deeplift_shap", baseline=dist, rules="captum")
+        with eval_mode(model):  # as explain runs it
+            theirs = DeepLift(model).attribute(x, baselines=base, target=target).detach()
+            theirs_shap = DeepLiftShap(model).attribute(x, baselines=dist, target=target)
+            delta = _explained_delta(model, x, base, target)
+        _assert_same_map(ours.attributions, theirs)
+        _assert_same_map(ours_shap.attributions, theirs_shap.detach())
+        composed = explain(model, x, target, "deeplift", baseline=base).attributions
+        if kind == "complete":
+            sums, captum_sums = composed.flatten(1).sum(1), theirs.flatten(1).sum(1)
+            torch.testing.assert_close(sums, delta, rtol=1e-3, atol=1e-3 * delta.abs().max())
+            assert not torch.allclose(captum_sums, delta, rtol=1e-2, atol=0)
+        elif kind == "same":
+            _assert_same_map(composed, theirs)
+        assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_deeplift_takes_a_module_called_twice(x_ts: torch.Tensor) -> None:
+    # Captum's DeepLift refuses a nonlinearity module that runs twice per forward pass; with a
+    # multiplier per call the map is still complete: each row sums to f(x) - f(baseline).
+    torch.manual_seed(0)
+    model = _TwiceInPlace()
+    target = torch.arange(x_ts.shape[0]) % C
+    base = torch.rand(x_ts.shape, generator=torch.Generator().manual_seed(1))
+    attr = explain(model, x_ts, target, "deeplift", baseline=base).attributions
+    with torch.no_grad():
+        rows = torch.arange(x_ts.shape[0])
+        delta = model(x_ts)[rows, target] - model(base)[rows, target]
+    torch.testing.assert_close(attr.sum((1, 2)), delta, rtol=1e-4, atol=1e-5)
+    ig = explain(model, x_ts, target, "gradient_x_input").attributions
+    assert not torch.allclose(attr, ig)
+
+
+def _cancelling_linear() -> nn.Linear:
+    """Hidden units x0 - x1 (and multiples): a baseline shifted equally in both features leaves
+    them unchanged (|Δin| = 0), where DeepLIFT falls back to the layer's own gradient."""
+    lin = nn.Linear(2, 4)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, -1.0], [2.0, -2.0], [-1.0, 1.0], [0.5, -0.5]]))
+        lin.bias.copy_(torch.tensor([0.25, -0.5, 0.75, 1.5]))
+    return lin
+
+
+@pytest.mark.filterwarnings("ignore:.*(hooks and attributes|did not already require gradients)")
+@pytest.mark.parametrize("act", [nn.ReLU(), nn.ELU(), nn.LeakyReLU(0.2), nn.Sigmoid(), nn.Tanh(),
+                                 nn.Softplus(beta=2.0, threshold=1.0), nn.Softmax(dim=1),
+                                 nn.MaxPool1d(2)])
+def test_deeplift_where_the_input_difference_vanishes(act: nn.Module) -> None:
+    # Where |Δin| < 1e-10 every rule passes back the layer's own gradient, as Captum's does
+    # (rows and targets alike for the max pool: Captum's takes the first row's for all).
+    from captum.attr import DeepLift
+
+    from saliencylab.explain.deeplift import deeplift
+
+    torch.manual_seed(0)
+    pooled = isinstance(act, nn.MaxPool1d)
+    model = nn.Sequential(_cancelling_linear(), nn.Unflatten(1, (1, 4)) if pooled
+                          else nn.Identity(), act, nn.Flatten(), nn.Linear(2 if pooled else 4, C))
+    x = torch.tensor([[1.25, -0.75]]).repeat(4, 1)
+    base = x + 0.5  # exact in binary: the hidden differences are exactly 0
+    target = torch.zeros(4, dtype=torch.long) if pooled else torch.arange(4) % C
+    ours = deeplift(lambda z, t: model(z).gather(1, t[:, None]), model.named_modules(), x,
+                    base, (target,))
+    theirs = DeepLift(model).attribute(x, baselines=base, target=target).detach()
+    torch.testing.assert_close(ours, theirs)
+    assert ours.abs().min() > 0  # the own gradient reached both features
 
 
 def test_guided_gradcam_is_the_product(zoo, x_img: torch.Tensor) -> None:

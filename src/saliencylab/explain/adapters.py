@@ -36,14 +36,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from saliencylab.errors import ConfigError, NotApplicableError, ShapeError
+from saliencylab.errors import ConfigError, ShapeError
+from saliencylab.explain.deeplift import RULES as DEEPLIFT_RULES
+from saliencylab.explain.deeplift import deeplift
 from saliencylab.explain.method import Context, Method, boolean, one_of, positive_int
 from saliencylab.utils import chunks, make_generator, memory_budget, rows_per_chunk
 
@@ -301,10 +302,16 @@ def _expanded_by(name: str):
     return row_elements
 
 
+def _deeplift_elements(params, sample_numel):
+    # the input row and its baseline row run as one batch
+    return 2 * sample_numel
+
+
 def _deeplift_shap_elements(params, sample_numel):
-    # every row is paired with a block of baselines_per_eval (default: all n_baselines)
+    # every row is paired with a block of baselines_per_eval (default: all n_baselines), each
+    # pair two model rows
     per_eval = params.get("baselines_per_eval") or params.get("n_baselines") or 1
-    return max(2, int(per_eval)) * sample_numel
+    return 2 * int(per_eval) * sample_numel
 
 
 _IG_RULES = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid",
@@ -331,89 +338,43 @@ def _integrated_gradients(ctx, x, target, extra, rows):
     )
 
 
-_DEEPLIFT_REUSE = "used more than once"
-
-
-# Captum's notes on inputs without requires_grad (it sets it) and on the hooks it places.
-_GRAD_NOTE = "did not already require gradients"
-_HOOKS_NOTE = "hooks and attributes"
-
-
-@contextlib.contextmanager
-def _deeplift_errors(model: nn.Module) -> Iterator[None]:
-    # Captum's DeepLift cannot handle a module object called twice in one forward pass. Its
-    # notices that it sets hooks on the nonlinearities (and removes them) and requires_grad on
-    # our detached inputs are no news to a user.
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=f".*({_HOOKS_NOTE}|{_GRAD_NOTE}).*")
-            yield
-    except (RuntimeError, AssertionError) as exc:
-        if _DEEPLIFT_REUSE in str(exc):
-            raise NotApplicableError(
-                f"DeepLIFT cannot run on {type(model).__name__}: a nonlinearity module is used "
-                "more than once in its forward pass (Captum needs one module per use). "
-                "Gradient methods and perturbation methods still apply."
-            ) from exc
-        raise
+def _resolve_deeplift(ctx, x):
+    one_of(ctx.params, "rules", tuple(DEEPLIFT_RULES))
+    check_baseline(ctx, x)
 
 
 def _deeplift(ctx, x, target, extra, rows):
-    from captum.attr import DeepLift
-
-    with _deeplift_errors(ctx.model):
-        return DeepLift(ctx.forward).attribute(
-            x, baselines=perturbation_baseline(ctx, x, rows), target=0,
-            additional_forward_args=extra,
-        )
+    return deeplift(ctx.forward, ctx.named_modules or ctx.model.named_modules(), x,
+                    perturbation_baseline(ctx, x, rows), extra, rules=ctx.params["rules"])
 
 
 def _resolve_deeplift_shap(ctx, x):
+    one_of(ctx.params, "rules", tuple(DEEPLIFT_RULES))
     positive_int(ctx.params, "baselines_per_eval", allow_none=True)
     return resolve_distribution(ctx, x)
 
 
 def _deeplift_shap(ctx, x, target, extra, rows):
-    from captum.attr import DeepLiftShap
-
+    # Captum DeepLiftShap's computation: DeepLIFT of every input-baseline pair, averaged over the
+    # baselines; blocks of baselines bound the memory and their weighted mean equals the mean
+    # over all of them. Each pair's baseline equals its input on the padded steps.
     dist: Tensor = ctx.state["distribution"]
     n = dist.shape[0]
-    if n < 2:  # Captum's DeepLiftShap wants a distribution; one baseline is plain DeepLIFT
-        dist = dist.expand(2, *dist.shape[1:])
-        n = 2
     per_eval = ctx.params.get("baselines_per_eval") or n
     cells = ctx.valid_cells(rows, x)
+    named = ctx.named_modules or tuple(ctx.model.named_modules())
     total = torch.zeros_like(x)
-    # DeepLiftShap pairs every input with every baseline; blocks of baselines bound the memory
-    # and their weighted mean equals the mean over all baselines.
-    with _deeplift_errors(ctx.model):
-        for block in chunks(n, max(2, int(per_eval))):
-            b = dist[block]
-            if b.shape[0] < 2:
-                b = torch.cat([b, b])
-            if cells is None:
-                attr = DeepLiftShap(ctx.forward).attribute(
-                    x, baselines=b, target=0, additional_forward_args=extra
-                )
-            else:
-                attr = _deeplift_pairs(ctx, x, b, extra, cells)
-            total += attr * (block.stop - block.start)
+    for block in chunks(n, int(per_eval)):
+        b = dist[block]
+        k = b.shape[0]
+        inputs = x.repeat_interleave(k, dim=0)
+        base = b.repeat(x.shape[0], *([1] * (x.dim() - 1)))
+        if cells is not None:
+            base = torch.where(cells.repeat_interleave(k, dim=0), base, inputs)
+        attr = deeplift(ctx.forward, named, inputs, base, _repeat_extra(extra, k),
+                        rules=ctx.params["rules"])
+        total += attr.view(x.shape[0], k, *x.shape[1:]).sum(1)
     return total / n
-
-
-def _deeplift_pairs(ctx: Context, x: Tensor, b: Tensor, extra: tuple, cells: Tensor) -> Tensor:
-    """Captum DeepLiftShap's computation (DeepLIFT of every input-baseline pair, averaged over
-    the baselines) with each pair's baseline equal to its input on the padded steps."""
-    from captum.attr import DeepLift
-
-    k = b.shape[0]
-    inputs = x.repeat_interleave(k, dim=0)
-    base = b.repeat(x.shape[0], *([1] * (x.dim() - 1)))
-    base = torch.where(cells.repeat_interleave(k, dim=0), base, inputs)
-    attr = DeepLift(ctx.forward).attribute(
-        inputs, baselines=base, target=0, additional_forward_args=_repeat_extra(extra, k)
-    )
-    return attr.view(x.shape[0], k, *x.shape[1:]).mean(1)
 
 
 def _resolve_gradient_shap(ctx, x):
@@ -673,18 +634,20 @@ CAPTUM_METHODS: tuple[Method, ...] = (
     ),
     Method(
         "deeplift", "gradient",
-        "DeepLIFT rescale rule (Captum DeepLift) from one U[0,1) baseline [TSB] §2.1 (released "
-        "code)",
-        needs=("baseline",), defaults={"baseline": "uniform"},
+        "DeepLIFT rescale rule (Captum DeepLift's rules, one autograd pass) from one U[0,1) "
+        "baseline [TSB] §2.1 (released code)",
+        needs=("baseline",), defaults={"baseline": "uniform", "rules": "deeplift"},
         sampling=True, references=("TSB",),
-        run=_deeplift, resolve=lambda ctx, x: check_baseline(ctx, x), row_elements=_per_row,
+        run=_deeplift, resolve=_resolve_deeplift,
+        row_elements=_deeplift_elements,
     ),
     Method(
         "deeplift_shap", "gradient",
-        "DeepLIFT averaged over a baseline distribution (Captum DeepLiftShap); [TSB] §2.1 "
+        "DeepLIFT averaged over a baseline distribution (Captum DeepLiftShap's mean); [TSB] §2.1 "
         "(released code) the GradientSHAP baselines: 5·batch U[0,1) draws",
         needs=("baseline",),
-        defaults={"baseline": "uniform", "n_baselines": None, "baselines_per_eval": None},
+        defaults={"baseline": "uniform", "n_baselines": None, "baselines_per_eval": None,
+                  "rules": "deeplift"},
         sampling=True, references=("TSB",),
         run=_deeplift_shap, resolve=_resolve_deeplift_shap,
         row_elements=_deeplift_shap_elements,
