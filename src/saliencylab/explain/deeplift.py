@@ -19,9 +19,9 @@ and ``Softplus``; Captum's max-pooling rule (the output difference taken against
 the two maxima, routed back through both argmax sets) on ``MaxPool1d/2d/3d``; and Captum's
 softmax rule (the rescaled gradient minus its mean over the whole tensor) on ``Softmax``. Two
 deviations, both where Captum's result is not the rule's: where ``|Δin| < 1e-10`` at a max pool
-we use each row's own pooling gradient (Captum's code takes the first row's for every row), and
-where pooling windows overlap, the contributions of a cell that is the maximum of several windows
-add up (Captum's ``max_unpool`` keeps one of them).
+we use each row's own pooling gradient (Captum's code takes the first row's for every row,
+Captum issue #1276), and where pooling windows overlap, the contributions of a cell that is the
+maximum of several windows add up (Captum's ``max_unpool`` keeps one of them).
 
 How consecutive rules combine is the one real difference (:data:`RULES`): Captum loses the rule
 of a nonlinearity fed directly by another one, so on the TCN and the CNNs (ReLU then max pool)
