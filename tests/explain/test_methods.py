@@ -377,6 +377,8 @@ def test_deeplift_rules(zoo, x_ts: torch.Tensor, x_img: torch.Tensor) -> None:
             assert not torch.allclose(captum_sums, delta, rtol=1e-2, atol=0)
         elif kind == "same":
             _assert_same_map(composed, theirs)
+    with pytest.raises(ConfigError, match="rules must be one of"):
+        explain(zoo.ts_model("tcn"), x_ts, 0, "deeplift_shap", rules="Captum")
         assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 
