@@ -18,6 +18,10 @@ nothing; chunking costs nothing when the chunks still fill the machine.
     python benchmarks/explain.py --quick               # LIME / KernelSHAP with 200 samples
     python benchmarks/explain.py --smoke               # 4 x 10 x 10, seconds
 
+DeepLIFT and DeepLIFT-SHAP are our one-pass rules against Captum's ``DeepLift`` /
+``DeepLiftShap``; by default ours composes the max pool's rule after a ReLU where Captum's loses
+it (the same work; ``rules="captum"`` gives Captum's maps).
+
 Methods without a Captum counterpart (``learned_mask``: [CS]'s learned masks, our own
 optimisation) are listed as skipped.
 """
