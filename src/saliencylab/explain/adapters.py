@@ -344,8 +344,8 @@ def _resolve_deeplift(ctx, x):
 
 
 def _deeplift(ctx, x, target, extra, rows):
-    return deeplift(ctx.forward, ctx.named_modules or ctx.model.named_modules(), x,
-                    perturbation_baseline(ctx, x, rows), extra, rules=ctx.params["rules"])
+    return deeplift(ctx.forward, ctx.modules(), x, perturbation_baseline(ctx, x, rows), extra,
+                    rules=ctx.params["rules"])
 
 
 def _resolve_deeplift_shap(ctx, x):
@@ -362,7 +362,6 @@ def _deeplift_shap(ctx, x, target, extra, rows):
     n = dist.shape[0]
     per_eval = ctx.params.get("baselines_per_eval") or n
     cells = ctx.valid_cells(rows, x)
-    named = ctx.named_modules or tuple(ctx.model.named_modules())
     total = torch.zeros_like(x)
     for block in chunks(n, int(per_eval)):
         b = dist[block]
@@ -371,7 +370,7 @@ def _deeplift_shap(ctx, x, target, extra, rows):
         base = b.repeat(x.shape[0], *([1] * (x.dim() - 1)))
         if cells is not None:
             base = torch.where(cells.repeat_interleave(k, dim=0), base, inputs)
-        attr = deeplift(ctx.forward, named, inputs, base, _repeat_extra(extra, k),
+        attr = deeplift(ctx.forward, ctx.modules(), inputs, base, _repeat_extra(extra, k),
                         rules=ctx.params["rules"])
         total += attr.view(x.shape[0], k, *x.shape[1:]).sum(1)
     return total / n
@@ -465,7 +464,7 @@ def guided_backprop(ctx: Context, x: Tensor, extra: tuple) -> Tensor:
     backward hooks and per-row seeds. Equal to Captum's ``GuidedBackprop`` (asserted in the
     tests); like it, a functional ``relu`` call is not guided."""
     handles = [m.register_forward_hook(_positive_gradients_only)
-               for _, m in ctx.named_modules or ctx.model.named_modules()
+               for _, m in ctx.modules()
                if isinstance(m, nn.ReLU)]
     try:
         return scalar_gradient(ctx.forward, x, extra)

@@ -7,11 +7,11 @@ derivative where ``|Δin| < 1e-10``) instead of its derivative. The input and th
 as one batch of ``2B`` rows so that each nonlinearity sees both.
 
 Captum's ``DeepLift`` reaches the same numbers with module backward hooks that clone every
-hooked input and output, forward and backward. Here a forward hook on each nonlinearity returns
-an output whose *value* is the module's own and whose *gradient* is the multiplier (the
-``x̃ = x.detach() + (x - x.detach())`` construction), so one ``torch.autograd.grad`` gives the
-multipliers. A module object called more than once per forward pass works too (each call gets
-its own multiplier), where Captum refuses it.
+hooked input and output, forward and backward. Here each nonlinearity runs outside autograd and
+a forward hook returns its output through a custom ``autograd.Function`` whose backward applies
+the rule, so one ``torch.autograd.grad`` gives the multipliers. A module object called more
+than once per forward pass works too (each call gets its own multiplier), where Captum refuses
+it.
 
 The rules are Captum's, on the module types Captum hooks (exactly those types, not
 subclasses): the elementwise rescale on ``ReLU``, ``ELU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``
@@ -95,6 +95,12 @@ def _delta(t: Tensor) -> Tensor:
     return torch.cat([d, d])
 
 
+def _input_delta(x: Tensor) -> tuple[Tensor, Tensor]:
+    """``Δin`` of a rule's input (both halves) and where it is below :data:`EPS`."""
+    d_in = _delta(x.detach())
+    return d_in, d_in.abs() < EPS
+
+
 def _ratio(d_out: Tensor, d_in: Tensor, small: Tensor) -> Tensor:
     return torch.where(small, 0.0, d_out / torch.where(small, 1.0, d_in))
 
@@ -114,10 +120,8 @@ class _Rescale(torch.autograd.Function):
 
 
 def _elementwise(module: nn.Module, x: Tensor, out: Tensor) -> Tensor:
-    xd = x.detach()
-    d_in = _delta(xd)
-    small = d_in.abs() < EPS
-    m = torch.where(small, _derivative(module, xd, out), _ratio(_delta(out), d_in, small))
+    d_in, small = _input_delta(x)
+    m = torch.where(small, _derivative(module, x.detach(), out), _ratio(_delta(out), d_in, small))
     return _Rescale.apply(x, out, m)
 
 
@@ -140,9 +144,9 @@ class _SoftmaxRule(torch.autograd.Function):
 
 
 def _softmax(module: nn.Softmax, x: Tensor, out: Tensor) -> Tensor:
-    d_in = _delta(x.detach())
-    small = d_in.abs() < EPS
-    dim = module.dim if module.dim is not None else 1
+    d_in, small = _input_delta(x)
+    # dim=None: torch's legacy implicit dim (0 for 0-, 1- and 3-d inputs, else 1)
+    dim = module.dim if module.dim is not None else (0 if x.dim() in (0, 1, 3) else 1)
     return _SoftmaxRule.apply(x, out, _ratio(_delta(out), d_in, small), small, dim)
 
 
@@ -179,15 +183,14 @@ def _maxpool(module: nn.Module, x: Tensor, out: Tensor) -> Tensor:
     spatial, pool = _POOLS[type(module)]
     args = (module.kernel_size, module.stride, module.padding, module.dilation,
             module.ceil_mode)
-    xd = x.detach()
-    _, idx = pool(xd, *args, return_indices=True)
+    _, idx = pool(x.detach(), *args, return_indices=True)
     o, o_ref = out.chunk(2)
     top = torch.max(o, o_ref)
     weights = torch.cat([top - o_ref, o - top])
-    d_in = _delta(xd)
+    d_in, small = _input_delta(x)
     planes = x.shape[: x.dim() - spatial]
-    return _MaxPoolRule.apply(x, out, idx.reshape(*planes, -1), weights.reshape(*planes, -1),
-                              d_in.reshape(*planes, -1), (d_in.abs() < EPS).reshape(*planes, -1))
+    flat = (t.reshape(*planes, -1) for t in (idx, weights, d_in, small))
+    return _MaxPoolRule.apply(x, out, *flat)
 
 
 def _rule(module: nn.Module) -> Callable[[nn.Module, Tensor, Tensor], Tensor] | None:

@@ -89,6 +89,11 @@ class Context:
         caller's ``sample_ids`` of those rows (copies of one sample sharing its draws)."""
         return rows if self.draw_ids is None else self.draw_ids[rows.cpu()]
 
+    def modules(self) -> tuple[tuple[str, nn.Module], ...]:
+        """The user's model's ``named_modules()``: the call's walk, or a fresh one for a context
+        built without it."""
+        return self.named_modules or tuple(self.model.named_modules())
+
     def valid_cells(self, rows: Tensor, x: Tensor) -> Tensor | None:
         """``(chunk, T, 1)`` bool: which time steps of the chunk's rows are valid (None when
         every step is; always None for images and text)."""
