@@ -58,3 +58,32 @@ def test_mnist_preset_needs_the_idx_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="reads no folder"):
         _invoke("bench", "--preset", "images-quick", "--data-dir", tmp_path)
     assert not (tmp_path / "run").exists()
+
+
+def test_check_on_an_experiment_builds_its_cells_and_runs_nothing(tmp_path: Path) -> None:
+    import pytest
+
+    from saliencylab.data.image_sources import ImageFormatError
+    from saliencylab.errors import ConfigError
+    from saliencylab.experiments.certify import CertifySettings, certify_tasks
+    from saliencylab.experiments.images import ImagesSettings, image_tasks
+
+    write_mnist(tmp_path / "mnist", n_train=2010, n_test=20, size=12)  # n_val = 2000
+    cases = [
+        ("mnist-small", ["--data-dir", tmp_path / "mnist"],
+         image_tasks(ImagesSettings.mnist_small(tmp_path / "mnist"))),
+        ("certify", [], certify_tasks(CertifySettings.quick())),
+    ]
+    for preset, extra, (trains, evals) in cases:
+        run_dir = tmp_path / preset
+        out = _invoke("bench", "--preset", preset, "--check", "--run-dir", run_dir, *extra)
+        assert f"{len(trains)} cells to train, {len(evals)} cells to evaluate" in out.output
+        assert "nothing run" in out.output
+        assert not run_dir.exists()  # no store, no checkpoints, no page
+    with pytest.raises(ImageFormatError, match="does not exist"):  # the data is checked
+        _invoke("bench", "--preset", "mnist-small", "--check", "--data-dir", tmp_path / "none")
+    # a grid run's options are refused, not ignored
+    for option in (["--workers", "2"], ["--executor", "ray"], ["--max-cells", "1"]):
+        with pytest.raises(ConfigError, match=f"{option[0]} applies to grids only"):
+            _invoke("bench", "--preset", "certify", "--run-dir", tmp_path / "c", *option)
+    assert not (tmp_path / "c").exists()

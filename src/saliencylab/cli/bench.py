@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from saliencylab.errors import ConfigError
+
 console = Console()
 results_app = typer.Typer(help="Read a run's results store.", no_args_is_help=True)
 
@@ -40,8 +42,9 @@ def bench(
         "quarter lease while it runs; default $SALIENCYLAB_LEASE or 600): how long a killed "
         "run's cells wait before a process on another machine takes them over"),
     check: bool = typer.Option(False, "--check", help="check the whole grid (names, data, "
-                               "models, method and metric parameters on two samples), print "
-                               "its cells and exit without running anything"),
+                               "models, method and metric parameters on two samples; an "
+                               "experiment: its data and cells), print its cells and exit "
+                               "without running anything"),
 ) -> None:
     """Run (or resume) a benchmark grid and write its report."""
     from saliencylab.bench.config import EXPERIMENTS, load_config
@@ -49,7 +52,16 @@ def bench(
     from saliencylab.bench.runner import run_grid
 
     if preset in EXPERIMENTS:
-        run_experiment(preset, run_dir, data_dir)
+        # Experiments have their own runner: options of a grid run would be ignored silently.
+        given = [flag for flag, value in (("--config", config), ("--workers", workers),
+                                          ("--address", address), ("--max-cells", max_cells),
+                                          ("--lease", lease)) if value]
+        if executor != "local":
+            given.append("--executor")
+        if given:
+            raise ConfigError(f"preset {preset} is an experiment with its own runner; "
+                              f"{', '.join(given)} applies to grids only")
+        run_experiment(preset, run_dir, data_dir, check=check)
         return
     grid = load_config(config, preset, **({} if data_dir is None else
                                           {"data_dir": str(data_dir)}))
@@ -90,13 +102,14 @@ def _cells(n: int) -> str:
     return f"{n} cell" if n == 1 else f"{n} cells"
 
 
-def run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = None) -> None:
+def run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = None,
+                   check: bool = False) -> None:
     """Presets that are experiments with their own runner (the [CS] certification, the [SGT]
-    images)."""
+    images); ``check``: build their cells (reading the data) and print the counts, run
+    nothing."""
     from saliencylab.bench.config import EXPERIMENTS
-    from saliencylab.errors import ConfigError
-    from saliencylab.experiments.certify import run_certify
-    from saliencylab.experiments.images import ImagesSettings, run_images
+    from saliencylab.experiments.certify import CertifySettings, certify_tasks, run_certify
+    from saliencylab.experiments.images import ImagesSettings, image_tasks, run_images
 
     run_dir = run_dir or Path("runs") / preset
     quick = EXPERIMENTS[preset]["quick"]
@@ -105,6 +118,18 @@ def run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = No
         raise ConfigError(f"preset {preset} reads no folder; --data-dir applies to grids and "
                           "the mnist presets")
     settings = ImagesSettings.for_preset(preset, data_dir) if images else None
+    if check:
+        if settings is not None:
+            trains, evals = image_tasks(settings)
+            extra = f" (+ ROAR retraining for {', '.join(settings.roar_methods)})"
+        else:
+            sizes = CertifySettings.quick() if quick else CertifySettings()
+            trains, evals = certify_tasks(sizes)
+            extra = ""
+        console.print(f"experiment {preset}: {_cells(len(trains))} to train, "
+                      f"{_cells(len(evals))} to evaluate{extra} — checked, nothing run",
+                      highlight=False)
+        return
     console.print(f"[bold]bench[/] {preset}: {EXPERIMENTS[preset]['description']} -> {run_dir}")
     if settings is not None:
         page = run_images(run_dir, settings, progress=True)

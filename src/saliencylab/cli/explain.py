@@ -31,7 +31,9 @@ def _fmt(value: Any) -> str:
 
 
 def methods(
-    family: str = typer.Option(None, help="only this family: gradient, perturbation, random"),
+    family: str = typer.Option(
+        None, help="only this family: gradient, perturbation, learned, random"
+    ),
 ) -> None:
     """List every saliency method with its family, needs and reference defaults."""
     from saliencylab.explain.registry import METHODS
