@@ -53,11 +53,10 @@ def bench(
 
     if preset in EXPERIMENTS:
         # Experiments have their own runner: options of a grid run would be ignored silently.
-        given = [flag for flag, value in (("--config", config), ("--workers", workers),
-                                          ("--address", address), ("--max-cells", max_cells),
-                                          ("--lease", lease)) if value]
-        if executor != "local":
-            given.append("--executor")
+        given = [flag for flag, value in (("--config", config), ("--executor", executor != "local"),
+                                          ("--workers", workers), ("--address", address),
+                                          ("--max-cells", max_cells), ("--lease", lease))
+                 if value]
         if given:
             raise ConfigError(f"preset {preset} is an experiment with its own runner; "
                               f"{', '.join(given)} applies to grids only")
@@ -118,12 +117,12 @@ def run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = No
         raise ConfigError(f"preset {preset} reads no folder; --data-dir applies to grids and "
                           "the mnist presets")
     settings = ImagesSettings.for_preset(preset, data_dir) if images else None
+    sizes = CertifySettings.quick() if quick else CertifySettings()  # the [CS] runner's
     if check:
         if settings is not None:
             trains, evals = image_tasks(settings)
             extra = f" (+ ROAR retraining for {', '.join(settings.roar_methods)})"
         else:
-            sizes = CertifySettings.quick() if quick else CertifySettings()
             trains, evals = certify_tasks(sizes)
             extra = ""
         console.print(f"experiment {preset}: {_cells(len(trains))} to train, "
@@ -134,7 +133,7 @@ def run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = No
     if settings is not None:
         page = run_images(run_dir, settings, progress=True)
     else:
-        page = run_certify(run_dir, quick=quick)
+        page = run_certify(run_dir, quick=quick, settings=sizes)
     console.print(f"report: [bold]{page}[/]")
 
 
