@@ -116,7 +116,7 @@ reports in Table 1 the comprehensiveness ↑ and sufficiency ↓ (AOPC over the 
 scores. saliencylab runs the same grid offline on its synthetic rationale corpus:
 
 ```bash
-saliencylab bench --preset text-quick         # its cells ran {wall:.0f} s on a 2-core CPU
+saliencylab bench --preset text-quick         # its cells ran {wall:.0f} s (wall) on a 2-core CPU
 python scripts/text_doc.py runs/text-quick    # this page
 ```
 
