@@ -117,7 +117,7 @@ def run_experiment(preset: str, run_dir: Path | None, data_dir: Path | None = No
         raise ConfigError(f"preset {preset} reads no folder; --data-dir applies to grids and "
                           "the mnist presets")
     settings = ImagesSettings.for_preset(preset, data_dir) if images else None
-    sizes = CertifySettings.quick() if quick else CertifySettings()  # the [CS] runner's
+    sizes = CertifySettings.for_scale(quick)  # the [CS] runner's
     if check:
         if settings is not None:
             trains, evals = image_tasks(settings)

@@ -70,6 +70,11 @@ class CertifySettings:
         return cls(steps_image=300, steps_series=200, n_eval_image=24, n_eval_series=12,
                    epochs_image=30, epochs_series=5, n_train_series=500, smoothgrad_samples=20)
 
+    @classmethod
+    def for_scale(cls, quick: bool) -> CertifySettings:
+        """The quick sizes or the paper's, as the ``certify`` / ``certify-full`` presets pick."""
+        return cls.quick() if quick else cls()
+
 
 def _methods(settings: CertifySettings, steps: int, value_range: float) -> dict[str, tuple]:
     """Method label -> (method, parameters)."""
@@ -159,7 +164,7 @@ def run_certify(run_dir: str | Path, *, quick: bool = True, seed: int = 0,
         settings: explicit sizes (overrides ``quick``).
         progress: show a progress bar over the cells.
     """
-    settings = settings or (CertifySettings.quick() if quick else CertifySettings())
+    settings = settings or CertifySettings.for_scale(quick)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "settings.json").write_text(json.dumps({"quick": quick, "seed": seed,
