@@ -88,6 +88,17 @@ def test_eval_mode_is_used_and_restored(zoo, x_ts: torch.Tensor) -> None:
     assert model.network[0].training and not model.fc.training
 
 
+def test_submodules_walks_like_modules(zoo) -> None:
+    from saliencylab.utils import submodules
+
+    shared = nn.Linear(F, F)
+    net = nn.Sequential(shared, nn.Sequential(nn.ReLU(), shared), nn.ModuleDict({"a": shared}))
+    net.register_module("empty", None)  # a None child is skipped, as modules() does
+    for model in (net, zoo.ts_model("tcn"), zoo.ts_model("lstm"), zoo.image_model()):
+        assert submodules(model) == list(model.modules())  # same modules, order, each once
+    assert len(submodules(net)) == 5
+
+
 def test_fixture_sizes(zoo) -> None:
     assert (zoo.T, zoo.F, zoo.B, zoo.C) == (T, F, B, C)
 

@@ -279,13 +279,15 @@ def _resolve_gradient(ctx, x):
 def _gradient(ctx, x, target, extra, rows):
     # Captum Saliency's result from one autograd.grad of the explained outputs' sum (rows are
     # independent, so the sum's gradient is every row's own), without its per-row grad seeds.
-    grad = scalar_gradient(ctx.forward, x, extra)
-    return grad.abs() if ctx.params["abs"] else grad
+    # The gradient of a model that transposes its input comes back transposed: one contiguous
+    # copy (the layout explain returns), then abs in place, instead of abs and another copy.
+    grad = scalar_gradient(ctx.forward, x, extra).contiguous()
+    return grad.abs_() if ctx.params["abs"] else grad
 
 
 def _gradient_x_input(ctx, x, target, extra, rows):
     # Captum InputXGradient's result, the gradient from one autograd.grad as in _gradient.
-    return scalar_gradient(ctx.forward, x, extra) * x
+    return x * scalar_gradient(ctx.forward, x, extra)  # x first: the product takes its layout
 
 
 def _per_row(params, sample_numel):

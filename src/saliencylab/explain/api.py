@@ -28,11 +28,10 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -57,7 +56,7 @@ from saliencylab.explain.postprocess import Step, expand_steps
 from saliencylab.explain.postprocess import postprocess as apply_postprocess
 from saliencylab.explain.registry import COMMON_PARAMS, get_method, register_method
 from saliencylab.explain.selection import SelectedOutput, TargetLike, resolve_targets
-from saliencylab.utils import chunks, eval_mode, rows_per_chunk
+from saliencylab.utils import chunks, eval_mode, rows_per_chunk, submodules
 from saliencylab.utils import memory_budget as resolve_budget
 
 __all__ = [
@@ -180,15 +179,13 @@ layout of the tcn model, (batch, time, features) = (B, T, 3): it takes 3-D time 
                      f"{name} model, {detail}, got {inputs.dim()}-D inputs{read_as}")
 
 
-def _first_tensors(named: tuple[tuple[str, nn.Module], ...]
-                   ) -> tuple[Tensor | None, torch.dtype | None]:
+def _first_tensors(modules: list[nn.Module]) -> tuple[Tensor | None, torch.dtype | None]:
     """The model's first parameter (else buffer), whose device is the model's, and the dtype of
-    its first floating one (else buffer), read from ``named`` (``model.named_modules()``,
-    already walked): what ``model.parameters()`` would yield first, without a walk of its own
-    (each costs as much as the rest of a cheap method's set-up)."""
+    its first floating one (else buffer), read from ``modules`` (:func:`submodules`, already
+    walked): what ``model.parameters()`` would yield first, without a walk of its own."""
     first: Tensor | None = None
     for kind in ("_parameters", "_buffers"):  # parameters first, as model_device looks
-        for _, module in named:
+        for module in modules:
             for t in getattr(module, kind).values():
                 if t is None:
                     continue
@@ -220,7 +217,7 @@ def match_model_dtype(model: nn.Module, x: Tensor, what: str = "inputs",
     """
     if not isinstance(x, Tensor):
         return x
-    return _cast_to(x, _first_tensors(tuple(model.named_modules()))[1], what, stacklevel + 1)
+    return _cast_to(x, _first_tensors(submodules(model))[1], what, stacklevel + 1)
 
 
 def _cast_to(x: Tensor, dtype: torch.dtype | None, what: str, stacklevel: int) -> Tensor:
@@ -363,19 +360,6 @@ class EmbeddingInput(nn.Module):
             handle.remove()
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module, named: tuple[tuple[str, nn.Module], ...]
-               ) -> Iterator[nn.Module]:
-    """:func:`saliencylab.utils.eval_mode`, without the recursive ``eval()`` (and its restore)
-    when every submodule (``named``: the model's named modules) already is in eval mode (the
-    usual case, and a cost per call)."""
-    if any(m.training for _, m in named):
-        with eval_mode(model):
-            yield model
-    else:
-        yield model
-
-
 # Output shape and activation count per sample, by model and per-sample input layout: the probe
 # forward pass (and its check that the outputs are finite) runs once per (model, sample shape,
 # dtype, device), not once per call. Every call still refuses non-finite explained outputs and
@@ -472,7 +456,6 @@ class Setup:
     reduce_embedding: bool = True  # text: sum the attributions over the embedding dim
     budget: int | None = None  # elements per chunk (None: saliencylab.utils.memory_budget())
     activations: int = 0  # activation elements one model input creates (its leaf modules' outputs)
-    named_modules: tuple[tuple[str, nn.Module], ...] = ()  # model.named_modules(), walked once
     draw_ids: Tensor | None = None  # the caller's sample_ids (CPU long), seeding each row's draws
 
 
@@ -516,7 +499,7 @@ def prepare(method: Method, setup: Setup, params: dict[str, Any]) -> Prepared:
         batch_size=setup.batch_size, embedding_layer=setup.embedding_layer,
         output_shape=setup.output_shape, valid=setup.valid, setup=setup,
         budget=setup.budget, sample_numel=int(setup.space[0].numel()),
-        activations=setup.activations, named_modules=setup.named_modules,
+        activations=setup.activations,
         draw_ids=setup.draw_ids,
     )
     ctx.state["probe_extra"] = (*(e[:1] for e in setup.extra), setup.probe_target)
@@ -588,7 +571,9 @@ def run_prepared(
                 attr = method.run(ctx, space[sl], target[sl], tuple(e[sl] for e in full),
                                   rows[sl])
                 out.append(attr.detach())
-        # One chunk needs no concatenated copy (contiguous() copies only an expanded map).
+        # One chunk needs no concatenated copy; contiguous() copies only a map that is not
+        # (expanded, or transposed back from a model's (batch, channels, time)): callers may
+        # view() it, as Captum's sensitivity_max does.
         attr = out[0].contiguous() if len(out) == 1 else torch.cat(out)
         if ctx.modality == "text" and ctx.setup.reduce_embedding and attr.dim() == 3:
             attr = attr.sum(-1)
@@ -730,8 +715,8 @@ def explain(
         raise ShapeError(f"inputs must hold at least one sample, got shape {tuple(inputs.shape)}")
     check_nonfinite(inputs, "the inputs", "impute or drop the samples with missing values first")
     check_model_layout(model, inputs, modality)
-    named = tuple(model.named_modules())
-    first, dtype = _first_tensors(named)
+    modules = submodules(model)
+    first, dtype = _first_tensors(modules)
     _check_device(first, inputs)
     inputs = _cast_to(inputs, dtype, "inputs", stacklevel=3)
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -751,7 +736,7 @@ def explain(
     seed = int(seed)
     inputs = inputs.detach()
 
-    with _eval_mode(model, named):
+    with eval_mode(model, modules):
         emb = None
         if modality == "text":
             emb = find_embedding(model, params.get("embedding_layer"))
@@ -773,7 +758,7 @@ def explain(
             space=space, extra=extra, modality=modality, seed=seed, batch_size=batch_size,
             embedding_layer=emb, valid=valid_t, output_shape=output_shape,
             probe_target=targets[0][:1], reduce_embedding=reduce_embedding,
-            budget=memory_budget, activations=activations, named_modules=named,
+            budget=memory_budget, activations=activations,
             draw_ids=draw_ids,
         )
         prep = prepare(info, setup, params)
@@ -802,7 +787,7 @@ def explain(
         valid=valid_t is not None,
     )
     if emb is not None:
-        recorded["embedding_layer"] = next(n for n, m in named if m is emb)
+        recorded["embedding_layer"] = next(n for n, m in model.named_modules() if m is emb)
         recorded["reduce_embedding"] = reduce_embedding
     return Explanation(
         attributions=attributions, method=method, params=recorded,

@@ -105,7 +105,7 @@ def resolve_gradcam(ctx: Context, x: Tensor) -> dict:
         except AttributeError as exc:
             raise ConfigError(f"layer {ctx.params['layer']!r} is not a submodule of "
                               f"{type(ctx.model).__name__}") from exc
-    name = module_name(ctx.model, layer, ctx.named_modules) if isinstance(layer, nn.Module) \
+    name = module_name(ctx.model, layer, ctx.modules()) if isinstance(layer, nn.Module) \
         else None
     if name is None:
         raise ConfigError("layer must be a submodule of the model or its dotted name")

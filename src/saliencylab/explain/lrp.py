@@ -126,7 +126,7 @@ def resolve_lrp(ctx: Context, x: Tensor) -> None:
     if not ctx.params["strict"]:
         return
     skip = [ctx.embedding_layer] if ctx.embedding_layer is not None else []
-    bad = unsupported_layers(ctx.model, skip, ctx.named_modules)
+    bad = unsupported_layers(ctx.model, skip, ctx.modules())
     if bad:
         from saliencylab.explain.registry import METHODS
 
@@ -143,7 +143,7 @@ def run_lrp(ctx: Context, x: Tensor, target: Tensor, extra: tuple, rows: Tensor)
     zeros = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
     return lrp_epsilon(ctx.forward, x, zeros, extra, epsilon=ctx.params["epsilon"],
                        rule_model=ctx.model,
-                       rule_layers=[m for _, m in ctx.named_modules] or None)
+                       rule_layers=[m for _, m in ctx.modules()])
 
 
 LRP = Method(

@@ -223,7 +223,8 @@ class SelectedOutput(nn.Module):
 
     def take_counts(self) -> tuple[int, int]:
         """``(non-finite outputs, outputs)`` since the last call; resets both."""
-        seen, self._seen = self._seen, []
+        seen = self._seen[:]
+        self._seen.clear()  # in place: assigning an attribute of a Module costs its __setattr__
         if not seen:
             return 0, 0
         if len({t.device for t in seen}) > 1:
